@@ -1,0 +1,807 @@
+/* cfg.c - the configuration: libconfig file, settings table, validation
+ *
+ * Each setting is one row of a table: its name, how it is parsed and
+ * checked, and the phrase an error uses for what was expected. The same
+ * tables list the settings for the man page check.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+/* Where parsing is, for error messages. */
+struct cfg_ctx {
+	const char *dir;	/* folder of the config file, for relative paths */
+	char *err;
+	size_t errlen;
+	char where[96];		/* "daemon", "defaults", "tunnel web" ... */
+};
+
+struct cfg_setting;
+typedef int (*cfg_apply_fn)(struct cfg_ctx *x, const config_setting_t *s,
+			    const struct cfg_setting *d, void *obj);
+
+struct cfg_setting {
+	const char *name;
+	cfg_apply_fn apply;
+	size_t off;		/* field in struct cfg or struct cfg_tunnel */
+	int min, max;		/* integers */
+	const char *const *words;	/* enumerations, NULL-terminated */
+	int role_only;		/* -1 any, else the only role that takes it */
+};
+
+/** @brief Format "file:line: where.setting: message" into the context. */
+static int cfg_fail(struct cfg_ctx *x, const config_setting_t *s,
+		    const char *setting, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int cfg_fail(struct cfg_ctx *x, const config_setting_t *s,
+		    const char *setting, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+	const char *file = s ? config_setting_source_file(s) : NULL;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(x->err, x->errlen, "%s:%d: %s%s%s: %s",
+		 file ? file : "(config)", s ? config_setting_source_line(s) : 0,
+		 x->where, setting ? "." : "", setting ? setting : "", msg);
+	return -1;
+}
+
+static const char *cfg_type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	case CONFIG_TYPE_GROUP: return "a group";
+	}
+	return "something else";
+}
+
+static char **cfg_field_str(void *obj, const struct cfg_setting *d)
+{
+	return (char **)((char *)obj + d->off);
+}
+
+static int *cfg_field_int(void *obj, const struct cfg_setting *d)
+{
+	return (int *)((char *)obj + d->off);
+}
+
+static int cfg_get_string(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, const char **out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_fail(x, s, d->name, "expected a string, got %s",
+				cfg_type_name(s));
+	*out = config_setting_get_string(s);
+	if (!**out)
+		return cfg_fail(x, s, d->name, "expected a non-empty string");
+	return 0;
+}
+
+static int cfg_set_str(char **field, const char *v)
+{
+	char *c = strdup(v);
+
+	if (!c)
+		return -1;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+static int cfg_apply_string(struct cfg_ctx *x, const config_setting_t *s,
+			    const struct cfg_setting *d, void *obj)
+{
+	const char *v;
+
+	if (cfg_get_string(x, s, d, &v) < 0)
+		return -1;
+	return cfg_set_str(cfg_field_str(obj, d), v);
+}
+
+static int cfg_apply_name(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj)
+{
+	const char *v;
+
+	if (cfg_get_string(x, s, d, &v) < 0)
+		return -1;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return cfg_fail(x, s, d->name,
+					"expected letters, digits, '.', '_' or '-', got \"%s\"", v);
+	if (strlen(v) > 64)
+		return cfg_fail(x, s, d->name, "expected at most 64 characters");
+	return cfg_set_str(cfg_field_str(obj, d), v);
+}
+
+/** @brief Paths are kept absolute: relative ones are taken from the
+ *  config file's folder, so the daemon may chdir("/") freely. */
+static int cfg_apply_path(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj)
+{
+	const char *v;
+	char *abs;
+
+	if (cfg_get_string(x, s, d, &v) < 0)
+		return -1;
+	if (v[0] == '/' || !x->dir) {
+		abs = strdup(v);
+	} else if (asprintf(&abs, "%s/%s", x->dir, v) < 0) {
+		abs = NULL;
+	}
+	if (!abs)
+		return -1;
+	free(*cfg_field_str(obj, d));
+	*cfg_field_str(obj, d) = abs;
+	return 0;
+}
+
+static int cfg_apply_int(struct cfg_ctx *x, const config_setting_t *s,
+			 const struct cfg_setting *d, void *obj)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return cfg_fail(x, s, d->name,
+				"expected an integer from %d to %d, got %s",
+				d->min, d->max, cfg_type_name(s));
+	v = config_setting_get_int64(s);
+	if (v < d->min || v > d->max)
+		return cfg_fail(x, s, d->name,
+				"expected an integer from %d to %d, got %lld",
+				d->min, d->max, v);
+	*cfg_field_int(obj, d) = (int)v;
+	return 0;
+}
+
+/** @brief One of d->words; the field gets the word's index. */
+static int cfg_apply_word(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj)
+{
+	char expect[128] = "";
+	const char *v = NULL;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		v = config_setting_get_string(s);
+		for (int i = 0; d->words[i]; i++)
+			if (strcmp(v, d->words[i]) == 0) {
+				*cfg_field_int(obj, d) = i;
+				return 0;
+			}
+	}
+	for (int i = 0; d->words[i]; i++) {
+		size_t l = strlen(expect);
+		snprintf(expect + l, sizeof expect - l, "%s\"%s\"",
+			 i == 0 ? "" : d->words[i + 1] ? ", " : " or ",
+			 d->words[i]);
+	}
+	if (v)
+		return cfg_fail(x, s, d->name, "expected %s, got \"%s\"", expect, v);
+	return cfg_fail(x, s, d->name, "expected %s, got %s", expect,
+			cfg_type_name(s));
+}
+
+static int cfg_apply_level(struct cfg_ctx *x, const config_setting_t *s,
+			   const struct cfg_setting *d, void *obj)
+{
+	const char *v;
+	int l;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    (l = log_level_parse(v = config_setting_get_string(s))) < 0)
+		return cfg_fail(x, s, d->name,
+				"expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\"%s%s%s",
+				config_setting_type(s) == CONFIG_TYPE_STRING ? ", got \"" : "",
+				config_setting_type(s) == CONFIG_TYPE_STRING ?
+					config_setting_get_string(s) : "",
+				config_setting_type(s) == CONFIG_TYPE_STRING ? "\"" : "");
+	*cfg_field_int(obj, d) = l;
+	return 0;
+}
+
+static void cfg_strlist_free(struct cfg_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/** @brief A list of strings: [ "a", "b" ], ( "a", "b" ) or one "a". */
+static int cfg_apply_strlist(struct cfg_ctx *x, const config_setting_t *s,
+			     const struct cfg_setting *d, void *obj)
+{
+	struct cfg_strlist *l = (void *)((char *)obj + d->off);
+	int single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n;
+
+	if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return cfg_fail(x, s, d->name,
+				"expected a list of strings, as in [ \"a\", \"b\" ], got %s",
+				cfg_type_name(s));
+	n = single ? 1 : config_setting_length(s);
+	cfg_strlist_free(l);
+	l->v = calloc(n ? n : 1, sizeof *l->v);
+	if (!l->v)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = single ? s : config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return cfg_fail(x, e, d->name,
+					"expected a list of strings, item %d is %s",
+					i + 1, cfg_type_name(e));
+		if (!(l->v[l->n] = strdup(config_setting_get_string(e))))
+			return -1;
+		l->n++;
+	}
+	return 0;
+}
+
+static int cfg_apply_pins(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj)
+{
+	struct cfg_tunnel *t = obj;
+
+	if (cfg_apply_strlist(x, s, d, obj) < 0)
+		return -1;
+	free(t->pins);
+	t->npins = 0;
+	t->pins = calloc(t->pin_sha256.n ? t->pin_sha256.n : 1, sizeof *t->pins);
+	if (!t->pins)
+		return -1;
+	for (size_t i = 0; i < t->pin_sha256.n; i++) {
+		if (cfg_pin_parse(t->pin_sha256.v[i], t->pins[i]) < 0)
+			return cfg_fail(x, s, d->name,
+					"expected the SHA-256 of a public key as 64 hex digits or \"sha256//BASE64\", got \"%s\"",
+					t->pin_sha256.v[i]);
+		t->npins++;
+	}
+	return 0;
+}
+
+static const struct cfg_setting cfg_keepalive_settings[] = {
+	{ "idle", cfg_apply_int, offsetof(struct net_keepalive, idle), 0, 86400, NULL, -1 },
+	{ "interval", cfg_apply_int, offsetof(struct net_keepalive, interval), 1, 3600, NULL, -1 },
+	{ "count", cfg_apply_int, offsetof(struct net_keepalive, count), 1, 100, NULL, -1 },
+	{ NULL, NULL, 0, 0, 0, NULL, -1 },
+};
+
+static int cfg_apply_members(struct cfg_ctx *x, const config_setting_t *g,
+			     const struct cfg_setting *table, void *obj);
+
+static int cfg_apply_keepalive(struct cfg_ctx *x, const config_setting_t *s,
+			       const struct cfg_setting *d, void *obj)
+{
+	struct net_keepalive *ka = (void *)((char *)obj + d->off);
+	char saved[sizeof x->where];
+	int rc;
+
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		if (!config_setting_get_bool(s))
+			ka->idle = 0;
+		else if (ka->idle == 0)
+			ka->idle = 30;
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return cfg_fail(x, s, d->name,
+				"expected a group { idle = 30; interval = 10; count = 3; } or false, got %s",
+				cfg_type_name(s));
+	memcpy(saved, x->where, sizeof saved);
+	snprintf(x->where + strlen(x->where), sizeof x->where - strlen(x->where),
+		 ".keepalive");
+	rc = cfg_apply_members(x, s, cfg_keepalive_settings, ka);
+	memcpy(x->where, saved, sizeof saved);
+	return rc;
+}
+
+static const char *const cfg_role_words[] = { "client", "server", NULL };
+static const char *const cfg_target_words[] = { "stderr", "syslog", NULL };
+static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
+
+#define T(f) offsetof(struct cfg_tunnel, f)
+static const struct cfg_setting cfg_tunnel_settings[] = {
+	{ "name", cfg_apply_name, T(name), 0, 0, NULL, -1 },
+	{ "role", cfg_apply_word, T(role), 0, 0, cfg_role_words, -1 },
+	{ "listen", cfg_apply_string, T(listen), 0, 0, NULL, -1 },
+	{ "connect", cfg_apply_string, T(connect), 0, 0, NULL, -1 },
+	{ "cert_file", cfg_apply_path, T(cert_file), 0, 0, NULL, -1 },
+	{ "key_file", cfg_apply_path, T(key_file), 0, 0, NULL, -1 },
+	{ "ca_file", cfg_apply_path, T(ca_file), 0, 0, NULL, -1 },
+	{ "server_name", cfg_apply_string, T(server_name), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "allow_cn", cfg_apply_strlist, T(allow_cn), 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "allow_dns", cfg_apply_strlist, T(allow_dns), 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "allow_uri", cfg_apply_strlist, T(allow_uri), 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "pin_sha256", cfg_apply_pins, T(pin_sha256), 0, 0, NULL, -1 },
+	{ "handshake_timeout", cfg_apply_int, T(handshake_timeout), 1, 3600, NULL, -1 },
+	{ "connect_timeout", cfg_apply_int, T(connect_timeout), 1, 3600, NULL, -1 },
+	{ "keepalive", cfg_apply_keepalive, T(keepalive), 0, 0, NULL, -1 },
+	{ NULL, NULL, 0, 0, 0, NULL, -1 },
+};
+#undef T
+
+#define D(f) offsetof(struct cfg, f)
+static const struct cfg_setting cfg_daemon_settings[] = {
+	{ "workers", cfg_apply_int, D(workers), 0, 1024, NULL, -1 },
+	{ "log_level", cfg_apply_level, D(log_level), 0, 0, NULL, -1 },
+	{ "log_target", cfg_apply_word, D(log_target), 0, 0, cfg_target_words, -1 },
+	{ "pid_file", cfg_apply_path, D(pid_file), 0, 0, NULL, -1 },
+	{ "ktls", cfg_apply_word, D(ktls), 0, 0, cfg_ktls_words, -1 },
+	{ NULL, NULL, 0, 0, 0, NULL, -1 },
+};
+#undef D
+
+static const struct cfg_setting *cfg_find(const struct cfg_setting *table,
+					  const char *name)
+{
+	for (; table->name; table++)
+		if (strcmp(table->name, name) == 0)
+			return table;
+	return NULL;
+}
+
+/** @brief Apply every member of group @g through @table; a member the
+ *  table doesn't know is an error, never silently ignored. */
+static int cfg_apply_members(struct cfg_ctx *x, const config_setting_t *g,
+			     const struct cfg_setting *table, void *obj)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(s);
+		const struct cfg_setting *d = name ? cfg_find(table, name) : NULL;
+
+		if (!d)
+			return cfg_fail(x, s, name ? name : "?", "unknown setting");
+		if (d->apply(x, s, d, obj) < 0) {
+			if (!x->err[0])
+				snprintf(x->err, x->errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void cfg_tunnel_defaults(struct cfg_tunnel *t)
+{
+	memset(t, 0, sizeof *t);
+	t->role = -1;
+	t->handshake_timeout = 10;
+	t->connect_timeout = 10;
+	t->keepalive.idle = 30;
+	t->keepalive.interval = 10;
+	t->keepalive.count = 3;
+	t->verify_name = 1;
+}
+
+void cfg_daemon_defaults(struct cfg *c)
+{
+	memset(c, 0, sizeof *c);
+	c->workers = 0;
+	c->log_level = LOG_NOTICE;
+	c->log_target = LOG_TARGET_SYSLOG;
+	c->ktls = CFG_KTLS_AUTO;
+}
+
+static int cfg_strlist_copy(struct cfg_strlist *dst, const struct cfg_strlist *src)
+{
+	dst->n = 0;
+	dst->v = calloc(src->n ? src->n : 1, sizeof *dst->v);
+	if (!dst->v)
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		if (!(dst->v[i] = strdup(src->v[i])))
+			return -1;
+		dst->n++;
+	}
+	return 0;
+}
+
+static char *cfg_strdup_opt(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/** @brief Deep copy of the defaults template into a new tunnel. */
+static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
+{
+	*dst = *src;
+	dst->name = cfg_strdup_opt(src->name);
+	dst->listen = cfg_strdup_opt(src->listen);
+	dst->connect = cfg_strdup_opt(src->connect);
+	dst->cert_file = cfg_strdup_opt(src->cert_file);
+	dst->key_file = cfg_strdup_opt(src->key_file);
+	dst->ca_file = cfg_strdup_opt(src->ca_file);
+	dst->server_name = cfg_strdup_opt(src->server_name);
+	memset(&dst->listen_ep, 0, sizeof dst->listen_ep);
+	memset(&dst->connect_ep, 0, sizeof dst->connect_ep);
+	dst->pins = NULL;
+	dst->npins = 0;
+	if (cfg_strlist_copy(&dst->allow_cn, &src->allow_cn) < 0 ||
+	    cfg_strlist_copy(&dst->allow_dns, &src->allow_dns) < 0 ||
+	    cfg_strlist_copy(&dst->allow_uri, &src->allow_uri) < 0 ||
+	    cfg_strlist_copy(&dst->pin_sha256, &src->pin_sha256) < 0)
+		return -1;
+	if (src->npins) {
+		dst->pins = malloc(src->npins * sizeof *dst->pins);
+		if (!dst->pins)
+			return -1;
+		memcpy(dst->pins, src->pins, src->npins * sizeof *dst->pins);
+		dst->npins = src->npins;
+	}
+	return 0;
+}
+
+void cfg_tunnel_free(struct cfg_tunnel *t)
+{
+	free(t->name);
+	free(t->listen);
+	free(t->connect);
+	free(t->cert_file);
+	free(t->key_file);
+	free(t->ca_file);
+	free(t->server_name);
+	cfg_strlist_free(&t->allow_cn);
+	cfg_strlist_free(&t->allow_dns);
+	cfg_strlist_free(&t->allow_uri);
+	cfg_strlist_free(&t->pin_sha256);
+	free(t->pins);
+	net_endpoint_free(&t->listen_ep);
+	net_endpoint_free(&t->connect_ep);
+	memset(t, 0, sizeof *t);
+}
+
+void cfg_free(struct cfg *c)
+{
+	for (size_t i = 0; i < c->ntunnels; i++)
+		cfg_tunnel_free(&c->tunnels[i]);
+	free(c->tunnels);
+	free(c->pid_file);
+	free(c->path);
+	memset(c, 0, sizeof *c);
+}
+
+int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char e[256];
+
+	if (net_endpoint_parse(&t->listen_ep, t->listen, 1, e, sizeof e) < 0) {
+		snprintf(err, errlen, "listen: %s", e);
+		return -1;
+	}
+	if (net_endpoint_parse(&t->connect_ep, t->connect, 0, e, sizeof e) < 0) {
+		snprintf(err, errlen, "connect: %s", e);
+		return -1;
+	}
+	if (t->role == CFG_ROLE_CLIENT && !t->server_name &&
+	    !(t->server_name = strdup(t->connect_ep.host))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/** @brief Settings given for the other role are mistakes worth naming. */
+static int cfg_check_role(struct cfg_ctx *x, const config_setting_t *g,
+			  const struct cfg_tunnel *t)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, i);
+		const struct cfg_setting *d =
+			cfg_find(cfg_tunnel_settings, config_setting_name(s));
+		if (d && d->role_only >= 0 && d->role_only != (int)t->role)
+			return cfg_fail(x, s, d->name,
+					"only for role \"%s\"; this tunnel has role \"%s\"",
+					cfg_role_words[d->role_only],
+					cfg_role_words[t->role]);
+	}
+	return 0;
+}
+
+static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
+			    int index, const struct cfg_tunnel *tmpl,
+			    struct cfg_tunnel *t)
+{
+	const char *name = NULL;
+	char e[300];
+	static const struct {
+		const char *name;
+		size_t off;
+	} required[] = {
+		{ "listen", offsetof(struct cfg_tunnel, listen) },
+		{ "connect", offsetof(struct cfg_tunnel, connect) },
+		{ "cert_file", offsetof(struct cfg_tunnel, cert_file) },
+		{ "key_file", offsetof(struct cfg_tunnel, key_file) },
+		{ "ca_file", offsetof(struct cfg_tunnel, ca_file) },
+	};
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return cfg_fail(x, g, NULL,
+				"expected each tunnel as a group { name = ...; role = ...; }, got %s",
+				cfg_type_name(g));
+	if (cfg_tunnel_copy(t, tmpl) < 0)
+		return -1;
+	t->line = config_setting_source_line(g);
+	if (config_setting_lookup_string(g, "name", &name) && *name)
+		snprintf(x->where, sizeof x->where, "tunnel %s", name);
+	else
+		snprintf(x->where, sizeof x->where, "tunnels[%d]", index);
+	if (cfg_apply_members(x, g, cfg_tunnel_settings, t) < 0)
+		return -1;
+	if (!t->name)
+		return cfg_fail(x, g, "name", "missing: every tunnel needs a name");
+	if ((int)t->role < 0)
+		return cfg_fail(x, g, "role", "missing: expected \"client\" or \"server\"");
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+		if (!*(char **)((char *)t + required[i].off))
+			return cfg_fail(x, g, required[i].name,
+					"missing: a %s tunnel needs it",
+					cfg_role_words[t->role]);
+	if (cfg_check_role(x, g, t) < 0)
+		return -1;
+	if (cfg_tunnel_finish(t, e, sizeof e) < 0) {
+		const char *setting = strncmp(e, "listen", 6) == 0 ? "listen" : "connect";
+		const config_setting_t *s = config_setting_get_member(g, setting);
+		char *colon = strchr(e, ':');
+		return cfg_fail(x, s ? s : g, setting, "%s", colon ? colon + 2 : e);
+	}
+	return 0;
+}
+
+static int cfg_tunnels_parse(struct cfg_ctx *x, struct cfg *c,
+			     const config_setting_t *list,
+			     const struct cfg_tunnel *tmpl)
+{
+	int n;
+
+	snprintf(x->where, sizeof x->where, "tunnels");
+	if (config_setting_type(list) != CONFIG_TYPE_LIST)
+		return cfg_fail(x, list, NULL,
+				"expected a list of tunnels ( { ... }, { ... } ), got %s",
+				cfg_type_name(list));
+	n = config_setting_length(list);
+	if (n == 0)
+		return cfg_fail(x, list, NULL, "expected at least one tunnel");
+	c->tunnels = calloc(n, sizeof *c->tunnels);
+	if (!c->tunnels)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, i);
+		struct cfg_tunnel *t = &c->tunnels[i];
+
+		c->ntunnels++;
+		if (cfg_tunnel_parse(x, g, i, tmpl, t) < 0)
+			return -1;
+		for (int j = 0; j < i; j++) {
+			const struct cfg_tunnel *o = &c->tunnels[j];
+			if (strcmp(o->name, t->name) == 0)
+				return cfg_fail(x, config_setting_get_member(g, "name"),
+						"name", "\"%s\" is already the name of the tunnel at line %d",
+						t->name, o->line);
+			for (int a = 0; a < t->listen_ep.naddrs; a++)
+				for (int b = 0; b < o->listen_ep.naddrs; b++)
+					if (t->listen_ep.addrs[a].len == o->listen_ep.addrs[b].len &&
+					    memcmp(&t->listen_ep.addrs[a].ss, &o->listen_ep.addrs[b].ss,
+						   t->listen_ep.addrs[a].len) == 0)
+						return cfg_fail(x, config_setting_get_member(g, "listen"),
+								"listen", "\"%s\" is already the address of tunnel %s",
+								t->listen, o->name);
+		}
+	}
+	return 0;
+}
+
+static char *cfg_dirname(const char *abs)
+{
+	const char *slash = strrchr(abs, '/');
+
+	return strndup(abs, slash == abs ? 1 : (size_t)(slash - abs));
+}
+
+static int cfg_parse_root(struct cfg_ctx *x, struct cfg *c, config_t *lc)
+{
+	const config_setting_t *root = config_root_setting(lc);
+	const config_setting_t *d = config_setting_get_member(root, "daemon");
+	const config_setting_t *def = config_setting_get_member(root, "defaults");
+	const config_setting_t *tl = config_setting_get_member(root, "tunnels");
+	struct cfg_tunnel tmpl;
+	int rc = -1;
+
+	cfg_tunnel_defaults(&tmpl);
+	x->where[0] = '\0';
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, i);
+		const char *n = config_setting_name(s);
+		if (strcmp(n, "daemon") && strcmp(n, "defaults") && strcmp(n, "tunnels"))
+			return cfg_fail(x, s, n,
+					"unknown setting: expected daemon, defaults or tunnels");
+	}
+	if (d) {
+		snprintf(x->where, sizeof x->where, "daemon");
+		if (config_setting_type(d) != CONFIG_TYPE_GROUP)
+			return cfg_fail(x, d, NULL, "expected a group, got %s",
+					cfg_type_name(d));
+		if (cfg_apply_members(x, d, cfg_daemon_settings, c) < 0)
+			return -1;
+	}
+	if (def) {
+		snprintf(x->where, sizeof x->where, "defaults");
+		if (config_setting_type(def) != CONFIG_TYPE_GROUP)
+			return cfg_fail(x, def, NULL, "expected a group, got %s",
+					cfg_type_name(def));
+		if (config_setting_get_member(def, "name"))
+			return cfg_fail(x, config_setting_get_member(def, "name"),
+					"name", "a name belongs to one tunnel, not to defaults");
+		if (cfg_apply_members(x, def, cfg_tunnel_settings, &tmpl) < 0)
+			goto out;
+	}
+	if (!tl) {
+		x->where[0] = '\0';
+		cfg_fail(x, root, "tunnels", "missing: expected a list of tunnels");
+		goto out;
+	}
+	rc = cfg_tunnels_parse(x, c, tl, &tmpl);
+out:
+	cfg_tunnel_free(&tmpl);
+	return rc;
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	struct cfg_ctx x = { .err = err, .errlen = errlen };
+	config_t lc;
+	char *abs = NULL, *dir = NULL;
+	int rc = -1;
+
+	err[0] = '\0';
+	cfg_daemon_defaults(c);
+	abs = realpath(path, NULL);
+	if (!abs) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	dir = cfg_dirname(abs);
+	x.dir = dir;
+	config_init(&lc);
+	config_set_include_dir(&lc, dir);
+	if (!config_read_file(&lc, abs)) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO && !config_error_file(&lc))
+			snprintf(err, errlen, "%s: cannot read: %s", abs, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: syntax error: %s",
+				 config_error_file(&lc) ? config_error_file(&lc) : abs,
+				 config_error_line(&lc), config_error_text(&lc));
+		goto out;
+	}
+	c->path = abs;
+	abs = NULL;
+	if (cfg_parse_root(&x, c, &lc) < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (c->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;
+	}
+	rc = 0;
+out:
+	config_destroy(&lc);
+	free(abs);
+	free(dir);
+	if (rc < 0)
+		cfg_free(c);
+	return rc;
+}
+
+static int cfg_hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+static int cfg_b64val(int ch)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = ch ? strchr(tab, ch) : NULL;
+
+	return p ? (int)(p - tab) : -1;
+}
+
+int cfg_pin_parse(const char *s, unsigned char out[32])
+{
+	size_t n = 0, len;
+
+	if (strncmp(s, "sha256//", 8) == 0)
+		s += 8;
+	len = strlen(s);
+	if (len == 44 && s[43] == '=' && s[42] != '=') {
+		/* base64 of 32 bytes: 43 significant characters and one '=' */
+		unsigned int acc = 0;
+		int bits = 0;
+		for (size_t i = 0; i < 43; i++) {
+			int v = cfg_b64val((unsigned char)s[i]);
+			if (v < 0)
+				return -1;
+			acc = (acc << 6) | v;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				if (n == 32)
+					return -1;
+				out[n++] = (acc >> bits) & 0xff;
+			}
+		}
+		return n == 32 ? 0 : -1;
+	}
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (*p == ':' && p != s)
+			continue;
+		hi = cfg_hexval((unsigned char)p[0]);
+		lo = hi < 0 ? -1 : cfg_hexval((unsigned char)p[1]);
+		if (lo < 0 || n == 32)
+			return -1;
+		out[n++] = hi << 4 | lo;
+		p++;
+	}
+	return n == 32 ? 0 : -1;
+}
+
+const char *const *cfg_setting_names(void)
+{
+	static const char *names[64];
+	static char buf[2048];
+	size_t used = 0, n = 0;
+	const struct {
+		const char *prefix;
+		const struct cfg_setting *table;
+	} groups[] = {
+		{ "daemon.", cfg_daemon_settings },
+		{ "tunnels.", cfg_tunnel_settings },
+		{ "tunnels.keepalive.", cfg_keepalive_settings },
+	};
+
+	if (names[0])
+		return names;
+	for (size_t g = 0; g < sizeof groups / sizeof *groups; g++)
+		for (const struct cfg_setting *d = groups[g].table; d->name; d++) {
+			int l = snprintf(buf + used, sizeof buf - used, "%s%s",
+					 groups[g].prefix, d->name);
+			names[n++] = buf + used;
+			used += l + 1;
+		}
+	names[n] = NULL;
+	return names;
+}

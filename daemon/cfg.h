@@ -1,0 +1,75 @@
+/* cfg.h - the configuration: libconfig file, settings table, validation */
+#ifndef SSLTUNNEL_CFG_H
+#define SSLTUNNEL_CFG_H
+
+#include <stddef.h>
+
+#include "log.h"
+#include "net.h"
+
+#define CFG_EX_CONFIG 78	/* sysexits.h EX_CONFIG */
+#define CFG_ERRLEN 512
+#define CFG_DEFAULT_FILE SYSCONFDIR "/ssltunnel/ssltunnel.conf"
+
+enum cfg_role { CFG_ROLE_CLIENT, CFG_ROLE_SERVER };
+enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
+
+struct cfg_strlist {
+	char **v;
+	size_t n;
+};
+
+struct cfg_tunnel {
+	char *name;
+	enum cfg_role role;
+	char *listen;			/* as written, for logs */
+	char *connect;
+	struct net_endpoint listen_ep;
+	struct net_endpoint connect_ep;
+	char *cert_file, *key_file, *ca_file;	/* absolute paths */
+	char *server_name;		/* client role */
+	struct cfg_strlist allow_cn, allow_dns, allow_uri, pin_sha256;
+	unsigned char (*pins)[32];	/* pin_sha256 decoded */
+	size_t npins;
+	int handshake_timeout;		/* seconds */
+	int connect_timeout;		/* seconds */
+	struct net_keepalive keepalive;	/* on the TLS leg */
+	int verify_name;		/* client role: check server_name */
+	int role_set;			/* internal: role seen while parsing */
+	int line;			/* where the tunnel starts */
+};
+
+struct cfg {
+	char *path;			/* the file read, absolute; NULL on the command line */
+	int workers;			/* resolved: never 0 */
+	int log_level;
+	enum log_target log_target;
+	char *pid_file;
+	enum cfg_ktls ktls;
+	struct cfg_tunnel *tunnels;
+	size_t ntunnels;
+};
+
+/** @brief Read and validate @path. On failure @err holds
+ *  "file:line: setting: what was expected" and -1 is returned. */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
+/** @brief Check a tunnel that was filled in by code (the seed's command
+ *  line): resolve addresses, fill defaults, decode pins. */
+int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen);
+/** @brief Defaults for a tunnel before any setting is applied. */
+void cfg_tunnel_defaults(struct cfg_tunnel *t);
+/** @brief Defaults of the daemon group. */
+void cfg_daemon_defaults(struct cfg *c);
+void cfg_free(struct cfg *c);
+void cfg_tunnel_free(struct cfg_tunnel *t);
+
+/** @brief Decode a pin: 64 hex digits (colons allowed), "sha256//BASE64"
+ *  or plain base64 of 32 bytes. Returns 0 or -1. */
+int cfg_pin_parse(const char *s, unsigned char out[32]);
+
+/** @brief Names of every setting the parser accepts ("daemon.workers",
+ *  "tunnels.allow_cn", "tunnels.keepalive.idle" ...), NULL-terminated.
+ *  Used by the man page check and `-t -v` output. */
+const char *const *cfg_setting_names(void);
+
+#endif

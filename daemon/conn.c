@@ -1,0 +1,355 @@
+/* conn.c - one tunnelled connection and its state machine
+ *
+ *   server role: accept TLS -> HANDSHAKING -> authorize -> CONNECTING
+ *                (backend) -> RELAYING -> CLOSED
+ *   client role: accept plain -> CONNECTING (server) -> HANDSHAKING
+ *                -> verify -> RELAYING -> CLOSED
+ *
+ * Nothing reaches the backend before the peer is authorized: in the
+ * server role the backend is not even connected until then.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "worker.h"
+
+static void conn_start_handshake(struct conn *c);
+static void conn_start_connect(struct conn *c);
+static void conn_start_relay(struct conn *c);
+
+int conn_want(struct conn *c, struct conn_fd *f, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = f };
+	int op;
+
+	if (f->fd < 0 || (f->registered && f->events == events) ||
+	    (!f->registered && events == 0))
+		return 0;
+	op = f->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(c->w->ep, op, f->fd, &ev) < 0)
+		return -1;
+	f->registered = 1;
+	f->events = events;
+	return 0;
+}
+
+/** @brief The leg this side opens itself: the backend (server role) or
+ *  the tunnel's server (client role). */
+static struct conn_fd *conn_outgoing(struct conn *c)
+{
+	return c->t->cfg->role == CFG_ROLE_SERVER ? &c->plain : &c->tls;
+}
+
+static void conn_fd_close(struct conn *c, struct conn_fd *f, int reset)
+{
+	if (f->fd < 0)
+		return;
+	if (reset) {
+		struct linger lg = { 1, 0 };
+		setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	}
+	/* close() removes the fd from epoll. */
+	close(f->fd);
+	f->fd = -1;
+	f->registered = 0;
+}
+
+void conn_close(struct conn *c, int error)
+{
+	struct worker *w = c->w;
+	uint64_t ms = timer_now_ms() - c->started_ms;
+
+	if (c->st == CONN_CLOSED)
+		return;
+	if (c->st == CONN_RELAYING) {
+		if (error)
+			log_notice("tunnel %s: %s: relay failed after %llu ms: %s",
+				   c->t->cfg->name, c->peer,
+				   (unsigned long long)ms, c->reason);
+		else
+			log_info("tunnel %s: %s: closed after %llu ms, %llu bytes up, %llu bytes down",
+				 c->t->cfg->name, c->peer, (unsigned long long)ms,
+				 (unsigned long long)c->bytes_up,
+				 (unsigned long long)c->bytes_down);
+	}
+	if (c->mover)
+		c->mover->close(c);
+	timer_cancel(&w->timers, &c->timer);
+	if (c->sess && error && c->st == CONN_RELAYING)
+		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+	/* An error on one leg is shown on the other as a reset, never as a
+	 * clean end that would pass a truncated stream for a whole one. */
+	conn_fd_close(c, &c->plain, error);
+	conn_fd_close(c, &c->tls, 0);
+	if (c->sess) {
+		gnutls_deinit(c->sess);
+		c->sess = NULL;
+	}
+	c->st = CONN_CLOSED;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	c->next_dead = w->dead;
+	w->dead = c;
+}
+
+/** @brief Log why the connection ends before relaying, then end it. */
+static void conn_reject(struct conn *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conn_reject(struct conn *c, int level, const char *fmt, ...)
+{
+	char msg[TLS_REASONLEN + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_msg(level, "tunnel %s: %s: %s", c->t->cfg->name, c->peer, msg);
+	conn_close(c, 1);
+}
+
+void conn_accept(struct worker *w, struct tunnel *t, int fd,
+		 const struct sockaddr *peer)
+{
+	struct conn *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		log_err("tunnel %s: out of memory for a new connection",
+			t->cfg->name);
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->t = t;
+	c->tls = (struct conn_fd){ .kind = EV_CONN_TLS, .fd = -1, .c = c };
+	c->plain = (struct conn_fd){ .kind = EV_CONN_PLAIN, .fd = -1, .c = c };
+	timer_init(&c->timer);
+	c->started_ms = timer_now_ms();
+	net_addr_str(peer, c->peer, sizeof c->peer);
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	t->stats.accepted++;
+	net_set_nodelay(fd);
+	log_debug("tunnel %s: %s: accepted", t->cfg->name, c->peer);
+	if (t->cfg->role == CFG_ROLE_SERVER) {
+		c->tls.fd = fd;
+		net_set_keepalive(fd, &t->cfg->keepalive);
+		conn_start_handshake(c);
+	} else {
+		c->plain.fd = fd;
+		conn_start_connect(c);
+	}
+}
+
+/** @brief Try the next address of `connect`; all failed -> reject. */
+static void conn_connect_next(struct conn *c, const char *why)
+{
+	const struct net_endpoint *ep = &c->t->cfg->connect_ep;
+	struct conn_fd *out = conn_outgoing(c);
+	char as[NET_ADDRSTRLEN];
+
+	for (;;) {
+		if (out->fd >= 0)
+			conn_fd_close(c, out, 0);
+		if (c->addr_idx >= ep->naddrs) {
+			conn_reject(c, LOG_WARNING, "%s %s: %s",
+				    c->t->cfg->role == CFG_ROLE_SERVER ?
+					"backend" : "server",
+				    c->t->cfg->connect, why);
+			return;
+		}
+		const struct net_addr *a = &ep->addrs[c->addr_idx++];
+		out->fd = net_connect_start(a);
+		if (out->fd >= 0 && conn_want(c, out, EPOLLOUT) == 0)
+			return;
+		why = strerror(errno);
+		log_debug("tunnel %s: %s: connect %s: %s", c->t->cfg->name,
+			  c->peer, net_addr_str((const struct sockaddr *)&a->ss,
+						as, sizeof as), why);
+	}
+}
+
+static void conn_start_connect(struct conn *c)
+{
+	c->st = CONN_CONNECTING;
+	c->addr_idx = 0;
+	if (timer_arm(&c->w->timers, &c->timer,
+		      timer_now_ms() + 1000ULL * c->t->cfg->connect_timeout) < 0) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
+	conn_connect_next(c, "no address");
+}
+
+static void conn_connected(struct conn *c)
+{
+	struct conn_fd *out = conn_outgoing(c);
+	int e = net_connect_result(out->fd);
+
+	if (e) {
+		log_debug("tunnel %s: %s: connect to %s failed: %s",
+			  c->t->cfg->name, c->peer, c->t->cfg->connect, strerror(e));
+		conn_connect_next(c, strerror(e));
+		return;
+	}
+	net_set_nodelay(out->fd);
+	if (c->t->cfg->role == CFG_ROLE_CLIENT) {
+		net_set_keepalive(out->fd, &c->t->cfg->keepalive);
+		conn_start_handshake(c);
+	} else {
+		conn_start_relay(c);
+	}
+}
+
+static void conn_start_handshake(struct conn *c)
+{
+	int rc;
+
+	c->st = CONN_HANDSHAKING;
+	if (timer_arm(&c->w->timers, &c->timer,
+		      timer_now_ms() + 1000ULL * c->t->cfg->handshake_timeout) < 0) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
+	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd);
+	if (rc < 0) {
+		conn_reject(c, LOG_ERR, "TLS session: %s", gnutls_strerror(rc));
+		return;
+	}
+	conn_want(c, &c->tls, EPOLLIN);
+	conn_event(&c->tls, 0);
+}
+
+/** @brief After the chain (and name) checked out: the allow lists. */
+static int conn_authorize(struct conn *c)
+{
+	struct tls_identity id;
+	char reason[TLS_REASONLEN], desc[64];
+	int ok;
+
+	if (tls_identity_from_session(c->sess, &id) < 0) {
+		conn_reject(c, LOG_NOTICE, "peer certificate unreadable");
+		return -1;
+	}
+	ok = tls_authorize(c->t->cfg, &id, reason, sizeof reason);
+	if (id.cn[0])
+		snprintf(c->who, sizeof c->who, "CN=%s", id.cn);
+	else if (id.ndns)
+		snprintf(c->who, sizeof c->who, "DNS=%s", id.dns[0]);
+	else
+		snprintf(c->who, sizeof c->who, "peer");
+	tls_identity_free(&id);
+	if (!ok) {
+		c->t->stats.rejected++;
+		conn_reject(c, LOG_NOTICE, "%s", reason);
+		return -1;
+	}
+	tls_describe(c->sess, desc, sizeof desc);
+	log_info("tunnel %s: %s: %s authorized (%s)", c->t->cfg->name, c->peer,
+		 c->who, desc);
+	return 0;
+}
+
+static void conn_handshake(struct conn *c)
+{
+	int rc = gnutls_handshake(c->sess);
+
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		conn_want(c, &c->tls,
+			  gnutls_record_get_direction(c->sess) ? EPOLLOUT : EPOLLIN);
+		return;
+	}
+	if (rc < 0) {
+		char reason[TLS_REASONLEN];
+		tls_handshake_reason(c->sess, rc, reason, sizeof reason);
+		c->t->stats.rejected++;
+		conn_reject(c, LOG_NOTICE, "%s", reason);
+		return;
+	}
+	timer_cancel(&c->w->timers, &c->timer);
+	if (conn_authorize(c) < 0)
+		return;
+	if (c->t->cfg->role == CFG_ROLE_SERVER)
+		conn_start_connect(c);
+	else
+		conn_start_relay(c);
+}
+
+static void conn_start_relay(struct conn *c)
+{
+	enum relay_status rs;
+
+	timer_cancel(&c->w->timers, &c->timer);
+	c->st = CONN_RELAYING;
+	c->mover = &relay_user_ops;
+	log_debug("tunnel %s: %s: path userspace (kernel TLS not built in yet)",
+		  c->t->cfg->name, c->peer);
+	rs = c->mover->start(c);
+	if (rs != RELAY_CONTINUE)
+		conn_close(c, rs == RELAY_ERROR);
+}
+
+void conn_event(struct conn_fd *f, uint32_t events)
+{
+	struct conn *c = f->c;
+	enum relay_status rs;
+
+	switch (c->st) {
+	case CONN_CONNECTING:
+		if (f == conn_outgoing(c))
+			conn_connected(c);
+		break;
+	case CONN_HANDSHAKING:
+		if (f == &c->tls)
+			conn_handshake(c);
+		break;
+	case CONN_RELAYING:
+		rs = c->mover->on_event(c, f, events);
+		if (rs != RELAY_CONTINUE)
+			conn_close(c, rs == RELAY_ERROR);
+		break;
+	case CONN_CLOSED:
+		break;
+	}
+}
+
+void conn_resume(struct conn *c)
+{
+	enum relay_status rs;
+
+	if (c->st != CONN_RELAYING)
+		return;
+	rs = c->mover->on_event(c, NULL, 0);
+	if (rs != RELAY_CONTINUE)
+		conn_close(c, rs == RELAY_ERROR);
+}
+
+void conn_timeout(struct conn *c)
+{
+	if (c->st == CONN_HANDSHAKING) {
+		c->t->stats.rejected++;
+		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",
+			    c->t->cfg->handshake_timeout);
+	} else if (c->st == CONN_CONNECTING) {
+		conn_reject(c, LOG_WARNING, "%s %s: connect timed out after %d s",
+			    c->t->cfg->role == CFG_ROLE_SERVER ? "backend" : "server",
+			    c->t->cfg->connect, c->t->cfg->connect_timeout);
+	}
+}

@@ -1,0 +1,143 @@
+/* main.c - ssltunneld: command line, config check, start */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "master.h"
+#include "seed.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: ssltunneld [-f] [-c FILE]        run the tunnels of FILE\n"
+"       ssltunneld -t [-c FILE]          check FILE (certificates and keys too)\n"
+"       ssltunneld -r server --proxy_port P --server_port P [--server_host H]\n"
+"                  --srv_pub_cert F --srv_prv_cert F --clt_pub_cert F\n"
+"       ssltunneld -r client --proxy_port P --server_port P [--server_host H]\n"
+"                  --srv_pub_cert F --clt_pub_cert F --clt_prv_cert F\n"
+"                  [--keep_alive MS] [--log_level error|warn|info|log]\n"
+"\n"
+"  -c FILE  configuration file (default %s)\n"
+"  -t       check the configuration and exit: 0 valid, 78 not\n"
+"  -f       stay in the foreground\n"
+"  -V       print the version\n"
+"  -h       this help\n", CFG_DEFAULT_FILE);
+}
+
+enum { OPT_PROXY_PORT = 256, OPT_SERVER_PORT, OPT_SERVER_HOST,
+       OPT_SRV_PUB, OPT_SRV_PRV, OPT_CLT_PUB, OPT_CLT_PRV,
+       OPT_KEEP_ALIVE, OPT_LOG_LEVEL };
+
+/* The node tool's flags, spelt with '_' or '-'. */
+static const struct option main_long[] = {
+	{ "role", required_argument, NULL, 'r' },
+	{ "proxy_port", required_argument, NULL, OPT_PROXY_PORT },
+	{ "proxy-port", required_argument, NULL, OPT_PROXY_PORT },
+	{ "server_port", required_argument, NULL, OPT_SERVER_PORT },
+	{ "server-port", required_argument, NULL, OPT_SERVER_PORT },
+	{ "server_host", required_argument, NULL, OPT_SERVER_HOST },
+	{ "server-host", required_argument, NULL, OPT_SERVER_HOST },
+	{ "srv_pub_cert", required_argument, NULL, OPT_SRV_PUB },
+	{ "srv-pub-cert", required_argument, NULL, OPT_SRV_PUB },
+	{ "srv_prv_cert", required_argument, NULL, OPT_SRV_PRV },
+	{ "srv-prv-cert", required_argument, NULL, OPT_SRV_PRV },
+	{ "clt_pub_cert", required_argument, NULL, OPT_CLT_PUB },
+	{ "clt-pub-cert", required_argument, NULL, OPT_CLT_PUB },
+	{ "clt_prv_cert", required_argument, NULL, OPT_CLT_PRV },
+	{ "clt-prv-cert", required_argument, NULL, OPT_CLT_PRV },
+	{ "keep_alive", required_argument, NULL, OPT_KEEP_ALIVE },
+	{ "keep-alive", required_argument, NULL, OPT_KEEP_ALIVE },
+	{ "log_level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void main_seed_listening(const struct cfg *c)
+{
+	seed_print_listening(c);
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = CFG_DEFAULT_FILE;
+	struct seed_opts seed = { 0 };
+	int check = 0, foreground = 0, seed_mode = 0, opt, rc;
+	struct cfg cfg;
+	struct tunnel *tunnels;
+	char err[CFG_ERRLEN];
+
+	while ((opt = getopt_long(argc, argv, "c:tfhVr:", main_long, NULL)) != -1) {
+		switch (opt) {
+		case 'c': file = optarg; break;
+		case 't': check = 1; break;
+		case 'f': foreground = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ssltunneld %s\n", PACKAGE_VERSION); return 0;
+		case 'r': seed.role = optarg; seed_mode = 1; break;
+		case OPT_PROXY_PORT: seed.proxy_port = optarg; seed_mode = 1; break;
+		case OPT_SERVER_PORT: seed.server_port = optarg; seed_mode = 1; break;
+		case OPT_SERVER_HOST: seed.server_host = optarg; seed_mode = 1; break;
+		case OPT_SRV_PUB: seed.srv_pub_cert = optarg; seed_mode = 1; break;
+		case OPT_SRV_PRV: seed.srv_prv_cert = optarg; seed_mode = 1; break;
+		case OPT_CLT_PUB: seed.clt_pub_cert = optarg; seed_mode = 1; break;
+		case OPT_CLT_PRV: seed.clt_prv_cert = optarg; seed_mode = 1; break;
+		case OPT_KEEP_ALIVE: seed.keep_alive = optarg; seed_mode = 1; break;
+		case OPT_LOG_LEVEL: seed.log_level = optarg; seed_mode = 1; break;
+		default: usage(stderr); return SEED_EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ssltunneld: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return SEED_EX_USAGE;
+	}
+
+	if (seed_mode) {
+		if (seed_to_cfg(&seed, &cfg, err, sizeof err) < 0) {
+			fprintf(stderr, "ssltunneld: %s\n", err);
+			return SEED_EX_USAGE;
+		}
+		foreground = 1;
+	} else if (cfg_load(&cfg, file, err, sizeof err) < 0) {
+		fprintf(stderr, "ssltunneld: %s\n", err);
+		return CFG_EX_CONFIG;
+	}
+
+	if (master_load_tunnels(&cfg, &tunnels, err, sizeof err) < 0) {
+		fprintf(stderr, "ssltunneld: %s\n", err);
+		cfg_free(&cfg);
+		return CFG_EX_CONFIG;
+	}
+	if (cfg.ktls == CFG_KTLS_ON) {
+		fprintf(stderr, "ssltunneld: %s: daemon.ktls = \"on\": this build "
+			"has no kernel TLS hand-off yet; use \"auto\" or \"off\"\n",
+			cfg.path ? cfg.path : "command line");
+		master_free_tunnels(tunnels, cfg.ntunnels);
+		cfg_free(&cfg);
+		return CFG_EX_CONFIG;
+	}
+	if (check) {
+		printf("ssltunneld: %s: configuration is valid (%zu tunnel%s)\n",
+		       cfg.path ? cfg.path : "command line", cfg.ntunnels,
+		       cfg.ntunnels == 1 ? "" : "s");
+		master_free_tunnels(tunnels, cfg.ntunnels);
+		cfg_free(&cfg);
+		return 0;
+	}
+
+	log_setup(cfg.log_level, cfg.log_target);
+	if (seed_mode)
+		seed_print_start(&seed);
+	rc = master_run(&cfg, tunnels, !foreground,
+			seed_mode ? main_seed_listening : NULL);
+	master_free_tunnels(tunnels, cfg.ntunnels);
+	cfg_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* master.h - the master process: listeners, workers, signals */
+#ifndef SSLTUNNEL_MASTER_H
+#define SSLTUNNEL_MASTER_H
+
+#include "cfg.h"
+#include "tunnel.h"
+
+/** @brief Load credentials for every tunnel (also what `-t` checks). */
+int master_load_tunnels(const struct cfg *cfg, struct tunnel **out,
+			char *err, size_t errlen);
+void master_free_tunnels(struct tunnel *t, size_t n);
+
+/** @brief Open listeners, fork workers and supervise them until a
+ *  stop signal. @detach: become a daemon once listening. @on_listening
+ *  runs once every listener is open (the seed's start lines).
+ *  Returns the process exit status. */
+int master_run(const struct cfg *cfg, struct tunnel *tunnels, int detach,
+	       void (*on_listening)(const struct cfg *cfg));
+
+#endif

@@ -1,0 +1,51 @@
+/* relay.h - the mover interface: how bytes cross a relaying connection
+ *
+ * A connection in RELAYING state owns one mover. The userspace mover
+ * (relay_user.c) runs GnuTLS record I/O through bounded buffers; the
+ * kernel mover (kTLS + splice) plugs in beside it with the same calls.
+ */
+#ifndef SSLTUNNEL_RELAY_H
+#define SSLTUNNEL_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct conn_fd;
+
+enum relay_status {
+	RELAY_CONTINUE = 0,	/* waiting for readiness */
+	RELAY_DONE = 1,		/* both directions ended cleanly */
+	RELAY_ERROR = -1,	/* c->reason says why */
+};
+
+struct relay_ops {
+	const char *name;
+	/** @brief Take over a connection whose both legs are up. */
+	enum relay_status (*start)(struct conn *c);
+	/** @brief One of the legs is ready (EPOLLIN/EPOLLOUT/...), or the
+	 *  worker asks to run again after a fairness yield (@f NULL). */
+	enum relay_status (*on_event)(struct conn *c, struct conn_fd *f,
+				      uint32_t events);
+	/** @brief Release what the mover holds; the fds are the conn's. */
+	void (*close)(struct conn *c);
+};
+
+/* One direction of the userspace mover. "up" is plain -> TLS and "down"
+ * is TLS -> plain, whichever role the tunnel plays. */
+struct relay_dir {
+	unsigned char *buf;	/* NULL while idle: memory follows traffic */
+	size_t off, len;	/* pending bytes are buf[off .. off+len) */
+	size_t inflight;	/* a TLS send to repeat with the same size */
+	uint32_t wait;		/* events this direction waits for (per side) */
+	int wait_tls;		/* 1: waits on the TLS fd, 0: on the plain fd */
+	unsigned eof:1;		/* the source has ended */
+	unsigned shut:1;	/* the end was passed on to the destination */
+};
+
+extern const struct relay_ops relay_user_ops;
+
+/* Buffer size of the userspace mover. */
+#define RELAY_BUF_SIZE (64 * 1024)
+
+#endif

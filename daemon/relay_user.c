@@ -1,0 +1,267 @@
+/* relay_user.c - the userspace mover: GnuTLS records through bounded buffers
+ *
+ * Each direction holds at most one RELAY_BUF_SIZE buffer, taken from the
+ * worker's pool when bytes arrive and given back as soon as they are
+ * written, so an idle connection holds no buffer. A direction reads only
+ * when its buffer has room; a slow destination therefore stops reads from
+ * its source (backpressure through the kernel's socket buffers).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "log.h"
+#include "relay.h"
+#include "worker.h"
+
+/* Bytes one direction may move per call before it yields to the other
+ * connections of the worker. */
+#define RELAY_QUANTUM (1024 * 1024)
+
+enum dir_step { DIR_MOVED, DIR_BLOCKED, DIR_FINISHED, DIR_FAILED, DIR_YIELD };
+
+static void relay_dir_release(struct worker *w, struct relay_dir *d)
+{
+	if (d->buf && d->len == 0) {
+		worker_buf_put(w, d->buf);
+		d->buf = NULL;
+		d->off = 0;
+	}
+}
+
+static int relay_dir_take(struct worker *w, struct relay_dir *d)
+{
+	if (!d->buf && !(d->buf = worker_buf_get(w)))
+		return -1;
+	return 0;
+}
+
+/** @brief Pass the source's end on: close_notify then FIN on the TLS leg. */
+static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
+{
+	int rc = gnutls_bye(c->sess, GNUTLS_SHUT_WR);
+
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		d->wait = EPOLLOUT;
+		d->wait_tls = 1;
+		return DIR_BLOCKED;
+	}
+	/* A failed close_notify still ends the direction with a FIN. */
+	shutdown(c->tls.fd, SHUT_WR);
+	d->shut = 1;
+	d->wait = 0;
+	return DIR_FINISHED;
+}
+
+/** @brief plain -> TLS: read plaintext, send it as records. */
+static enum dir_step relay_up(struct conn *c)
+{
+	struct relay_dir *d = &c->up;
+	size_t moved = 0;
+	ssize_t n;
+
+	while (!d->shut) {
+		if (d->len) {
+			size_t want = d->inflight ? d->inflight : d->len;
+			n = gnutls_record_send(c->sess, d->buf + d->off, want);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+				d->inflight = want;
+				d->wait = EPOLLOUT;
+				d->wait_tls = 1;
+				return DIR_BLOCKED;
+			}
+			d->inflight = 0;
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "sending to TLS peer: %s", gnutls_strerror(n));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			c->t->stats.bytes_up += n;
+			c->bytes_up += n;
+			moved += n;
+			if (d->len == 0)
+				d->off = 0;
+			continue;
+		}
+		if (d->eof)
+			return relay_up_finish(c, d);
+		if (moved >= RELAY_QUANTUM)
+			return DIR_YIELD;
+		if (relay_dir_take(c->w, d) < 0) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		n = recv(c->plain.fd, d->buf, RELAY_BUF_SIZE, 0);
+		if (n > 0) {
+			d->len = n;
+		} else if (n == 0) {
+			d->eof = 1;
+			relay_dir_release(c->w, d);
+		} else if (errno == EAGAIN || errno == EINTR) {
+			relay_dir_release(c->w, d);
+			d->wait = EPOLLIN;
+			d->wait_tls = 0;
+			return DIR_BLOCKED;
+		} else {
+			snprintf(c->reason, sizeof c->reason,
+				 "reading plain side: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+	}
+	return DIR_FINISHED;
+}
+
+/** @brief Decrypt records into the free part of the buffer. */
+static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
+{
+	while (d->off + d->len < RELAY_BUF_SIZE) {
+		size_t room = RELAY_BUF_SIZE - d->off - d->len;
+		ssize_t n = gnutls_record_recv(c->sess, d->buf + d->off + d->len,
+					       room);
+		if (n > 0) {
+			d->len += n;
+			if (gnutls_record_check_pending(c->sess) == 0 &&
+			    room - n < 16384)
+				break;
+			continue;
+		}
+		if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+			if (n != 0)
+				log_debug("tunnel %s: %s: TLS peer closed without close_notify",
+					  c->t->cfg->name, c->peer);
+			d->eof = 1;
+			break;
+		}
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			if (d->len == 0) {
+				relay_dir_release(c->w, d);
+				d->wait = EPOLLIN;
+				d->wait_tls = 1;
+				return DIR_BLOCKED;
+			}
+			break;
+		}
+		if (n == GNUTLS_E_REHANDSHAKE)
+			continue;	/* renegotiation is declined by ignoring it */
+		snprintf(c->reason, sizeof c->reason, "receiving from TLS peer: %s",
+			 gnutls_strerror(n));
+		return DIR_FAILED;
+	}
+	return DIR_MOVED;
+}
+
+/** @brief TLS -> plain: receive records, write plaintext. */
+static enum dir_step relay_down(struct conn *c)
+{
+	struct relay_dir *d = &c->down;
+	size_t moved = 0;
+	ssize_t n;
+	enum dir_step st;
+
+	while (!d->shut) {
+		if (d->len) {
+			n = send(c->plain.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				d->wait = EPOLLOUT;
+				d->wait_tls = 0;
+				return DIR_BLOCKED;
+			}
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing plain side: %s", strerror(errno));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			c->t->stats.bytes_down += n;
+			c->bytes_down += n;
+			moved += n;
+			if (d->len == 0) {
+				d->off = 0;
+				relay_dir_release(c->w, d);
+			}
+			continue;
+		}
+		if (d->eof) {
+			shutdown(c->plain.fd, SHUT_WR);
+			d->shut = 1;
+			d->wait = 0;
+			return DIR_FINISHED;
+		}
+		if (moved >= RELAY_QUANTUM)
+			return DIR_YIELD;
+		if (relay_dir_take(c->w, d) < 0) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		st = relay_down_fill(c, d);
+		if (st != DIR_MOVED)
+			return st;
+	}
+	return DIR_FINISHED;
+}
+
+/** @brief Run both directions as far as they go, then set interest. */
+static enum relay_status relay_user_pump(struct conn *c)
+{
+	enum dir_step up = c->up.shut ? DIR_FINISHED : relay_up(c);
+	enum dir_step down;
+	uint32_t tls_ev = 0, plain_ev = 0;
+
+	if (up == DIR_FAILED)
+		return RELAY_ERROR;
+	down = c->down.shut ? DIR_FINISHED : relay_down(c);
+	if (down == DIR_FAILED)
+		return RELAY_ERROR;
+	if (up == DIR_FINISHED && down == DIR_FINISHED)
+		return RELAY_DONE;
+	if (up == DIR_YIELD || down == DIR_YIELD)
+		worker_queue(c->w, c);
+	if (up == DIR_BLOCKED)
+		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
+	if (down == DIR_BLOCKED)
+		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
+	if (conn_want(c, &c->tls, tls_ev) < 0 ||
+	    conn_want(c, &c->plain, plain_ev) < 0) {
+		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
+		return RELAY_ERROR;
+	}
+	return RELAY_CONTINUE;
+}
+
+static enum relay_status relay_user_start(struct conn *c)
+{
+	memset(&c->up, 0, sizeof c->up);
+	memset(&c->down, 0, sizeof c->down);
+	c->t->stats.relayed_user++;
+	return relay_user_pump(c);
+}
+
+static enum relay_status relay_user_event(struct conn *c, struct conn_fd *f,
+					  uint32_t events)
+{
+	return relay_user_pump(c);
+}
+
+static void relay_user_close(struct conn *c)
+{
+	if (c->up.buf)
+		worker_buf_put(c->w, c->up.buf);
+	if (c->down.buf)
+		worker_buf_put(c->w, c->down.buf);
+	c->up.buf = c->down.buf = NULL;
+}
+
+const struct relay_ops relay_user_ops = {
+	.name = "userspace",
+	.start = relay_user_start,
+	.on_event = relay_user_event,
+	.close = relay_user_close,
+};

@@ -1,0 +1,305 @@
+/* tls.c - credentials, sessions, peer verification and authorization */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "tls.h"
+
+/* TLS 1.2 and 1.3 only, and among ciphers the AEADs the kernel can take
+ * over later (AES-GCM, ChaCha20-Poly1305). */
+#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
+int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
+		 char *err, size_t errlen)
+{
+	const char *pos;
+	int rc;
+
+	memset(ctx, 0, sizeof *ctx);
+	ctx->t = t;
+	rc = gnutls_certificate_allocate_credentials(&ctx->creds);
+	if (rc < 0)
+		goto gnutls_err;
+	rc = gnutls_certificate_set_x509_key_file2(ctx->creds, t->cert_file,
+						   t->key_file,
+						   GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "tunnel %s: cert_file %s / key_file %s: %s",
+			 t->name, t->cert_file, t->key_file, gnutls_strerror(rc));
+		goto err;
+	}
+	rc = gnutls_certificate_set_x509_trust_file(ctx->creds, t->ca_file,
+						    GNUTLS_X509_FMT_PEM);
+	if (rc <= 0) {
+		snprintf(err, errlen, "tunnel %s: ca_file %s: %s", t->name,
+			 t->ca_file, rc == 0 ? "no certificate found" :
+			 gnutls_strerror(rc));
+		goto err;
+	}
+	rc = gnutls_priority_init(&ctx->prio, TLS_PRIORITY, &pos);
+	if (rc < 0)
+		goto gnutls_err;
+	return 0;
+gnutls_err:
+	snprintf(err, errlen, "tunnel %s: %s", t->name, gnutls_strerror(rc));
+err:
+	tls_ctx_free(ctx);
+	return -1;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx->creds)
+		gnutls_certificate_free_credentials(ctx->creds);
+	if (ctx->prio)
+		gnutls_priority_deinit(ctx->prio);
+	memset(ctx, 0, sizeof *ctx);
+}
+
+int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd)
+{
+	const struct cfg_tunnel *t = ctx->t;
+	int server = t->role == CFG_ROLE_SERVER;
+	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL |
+		(server ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT);
+	int rc;
+
+	rc = gnutls_init(s, flags);
+	if (rc < 0)
+		return rc;
+	if ((rc = gnutls_priority_set(*s, ctx->prio)) < 0 ||
+	    (rc = gnutls_credentials_set(*s, GNUTLS_CRD_CERTIFICATE, ctx->creds)) < 0)
+		goto err;
+	if (server) {
+		gnutls_certificate_server_set_request(*s, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert(*s, NULL, 0);
+	} else {
+		const char *name = t->server_name;
+		if (name && !net_is_ip_literal(name) &&
+		    (rc = gnutls_server_name_set(*s, GNUTLS_NAME_DNS, name,
+						 strlen(name))) < 0)
+			goto err;
+		gnutls_session_set_verify_cert(*s, t->verify_name ? name : NULL, 0);
+	}
+	gnutls_transport_set_int(*s, fd);
+	return 0;
+err:
+	gnutls_deinit(*s);
+	*s = NULL;
+	return rc;
+}
+
+/** @brief The subject DN of the peer's leaf certificate, if it sent one. */
+static int tls_peer_dn(gnutls_session_t s, char *buf, size_t len)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	gnutls_x509_crt_t crt;
+	size_t l = len;
+	int rc;
+
+	if (!certs || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	rc = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_get_dn(crt, buf, &l);
+	gnutls_x509_crt_deinit(crt);
+	return rc < 0 ? -1 : 0;
+}
+
+void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len)
+{
+	char dn[256];
+	gnutls_datum_t out = { NULL, 0 };
+
+	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		unsigned status = gnutls_session_get_verify_cert_status(s);
+		gnutls_certificate_verification_status_print(
+			status, GNUTLS_CRT_X509, &out, 0);
+		if (tls_peer_dn(s, dn, sizeof dn) == 0)
+			snprintf(buf, len, "certificate %s rejected: %s", dn,
+				 out.data ? (char *)out.data : "verification failed");
+		else
+			snprintf(buf, len, "certificate rejected: %s",
+				 out.data ? (char *)out.data : "verification failed");
+		gnutls_free(out.data);
+	} else if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND) {
+		snprintf(buf, len, "peer sent no certificate");
+	} else if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED ||
+		   rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		snprintf(buf, len, "peer sent alert: %s",
+			 gnutls_alert_get_name(gnutls_alert_get(s)));
+	} else if (rc == GNUTLS_E_PREMATURE_TERMINATION ||
+		   rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR) {
+		snprintf(buf, len, "peer closed the connection during the handshake");
+	} else {
+		snprintf(buf, len, "%s", gnutls_strerror(rc));
+	}
+}
+
+static void tls_san_add(char **list, size_t *n, size_t max, const char *v,
+			size_t vlen)
+{
+	if (*n < max && (list[*n] = strndup(v, vlen)))
+		(*n)++;
+}
+
+int tls_identity_from_der(const gnutls_datum_t *der, struct tls_identity *id)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_pubkey_t pub = NULL;
+	unsigned char spki[4096];
+	size_t l;
+	int rc;
+
+	memset(id, 0, sizeof *id);
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	rc = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER);
+	if (rc < 0)
+		goto out;
+	l = sizeof id->cn;
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+					  0, id->cn, &l) < 0)
+		id->cn[0] = '\0';
+	for (unsigned i = 0;; i++) {
+		char san[1024];
+		unsigned type;
+		l = sizeof san;
+		rc = gnutls_x509_crt_get_subject_alt_name2(crt, i, san, &l, &type, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (rc < 0)
+			goto out;
+		if (type == GNUTLS_SAN_DNSNAME)
+			tls_san_add(id->dns, &id->ndns, 16, san, l);
+		else if (type == GNUTLS_SAN_URI)
+			tls_san_add(id->uri, &id->nuri, 16, san, l);
+	}
+	rc = gnutls_pubkey_init(&pub);
+	if (rc >= 0)
+		rc = gnutls_pubkey_import_x509(pub, crt, 0);
+	l = sizeof spki;
+	if (rc >= 0)
+		rc = gnutls_pubkey_export(pub, GNUTLS_X509_FMT_DER, spki, &l);
+	if (rc >= 0)
+		rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki, l, id->spki_sha256);
+	id->have_spki = rc >= 0;
+	rc = 0;
+out:
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	gnutls_x509_crt_deinit(crt);
+	if (rc < 0)
+		tls_identity_free(id);
+	return rc < 0 ? -1 : 0;
+}
+
+int tls_identity_from_session(gnutls_session_t s, struct tls_identity *id)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+
+	memset(id, 0, sizeof *id);
+	if (!certs || n == 0)
+		return -1;
+	return tls_identity_from_der(&certs[0], id);
+}
+
+void tls_identity_free(struct tls_identity *id)
+{
+	for (size_t i = 0; i < id->ndns; i++)
+		free(id->dns[i]);
+	for (size_t i = 0; i < id->nuri; i++)
+		free(id->uri[i]);
+	memset(id, 0, sizeof *id);
+}
+
+static int tls_in_list(const struct cfg_strlist *l, const char *v, int nocase)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (nocase ? strcasecmp(l->v[i], v) == 0 : strcmp(l->v[i], v) == 0)
+			return 1;
+	return 0;
+}
+
+/** @brief Who the peer is, in one short phrase for a log line. */
+static void tls_identity_name(const struct tls_identity *id, char *buf,
+			      size_t len)
+{
+	if (id->cn[0])
+		snprintf(buf, len, "CN=%s", id->cn);
+	else if (id->ndns)
+		snprintf(buf, len, "DNS=%s", id->dns[0]);
+	else if (id->nuri)
+		snprintf(buf, len, "URI=%s", id->uri[0]);
+	else
+		snprintf(buf, len, "a certificate without CN or SAN");
+}
+
+int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
+		  char *reason, size_t len)
+{
+	char who[300], lists[80] = "";
+	int nlists = 0;
+	const char *only = NULL;
+
+	if (t->allow_cn.n && id->cn[0] && tls_in_list(&t->allow_cn, id->cn, 0))
+		return 1;
+	for (size_t i = 0; i < id->ndns; i++)
+		if (tls_in_list(&t->allow_dns, id->dns[i], 1))
+			return 1;
+	for (size_t i = 0; i < id->nuri; i++)
+		if (tls_in_list(&t->allow_uri, id->uri[i], 0))
+			return 1;
+	for (size_t i = 0; i < t->npins && id->have_spki; i++)
+		if (memcmp(t->pins[i], id->spki_sha256, 32) == 0)
+			return 1;
+
+	const struct { const char *name; size_t n; } l[] = {
+		{ "allow_cn", t->allow_cn.n }, { "allow_dns", t->allow_dns.n },
+		{ "allow_uri", t->allow_uri.n }, { "pin_sha256", t->npins },
+	};
+	for (size_t i = 0; i < 4; i++) {
+		if (!l[i].n)
+			continue;
+		size_t u = strlen(lists);
+		snprintf(lists + u, sizeof lists - u, "%s%s", nlists ? ", " : "",
+			 l[i].name);
+		only = l[i].name;
+		nlists++;
+	}
+	if (nlists == 0)
+		return 1;	/* no list: the chain to ca_file is enough */
+
+	if (nlists == 1 && strcmp(only, "allow_dns") == 0 && id->ndns)
+		snprintf(who, sizeof who, "DNS=%s", id->dns[0]);
+	else if (nlists == 1 && strcmp(only, "allow_uri") == 0 && id->nuri)
+		snprintf(who, sizeof who, "URI=%s", id->uri[0]);
+	else
+		tls_identity_name(id, who, sizeof who);
+	if (nlists == 1)
+		snprintf(reason, len, "%s is not in %s", who, only);
+	else
+		snprintf(reason, len, "%s matches none of %s", who, lists);
+	return 0;
+}
+
+void tls_describe(gnutls_session_t s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s",
+		 gnutls_protocol_get_name(gnutls_protocol_get_version(s)),
+		 gnutls_cipher_get_name(gnutls_cipher_get(s)));
+}

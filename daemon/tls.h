@@ -1,0 +1,57 @@
+/* tls.h - credentials, sessions, peer verification and authorization */
+#ifndef SSLTUNNEL_TLS_H
+#define SSLTUNNEL_TLS_H
+
+#include <stddef.h>
+#include <gnutls/gnutls.h>
+
+#include "cfg.h"
+
+#define TLS_REASONLEN 384
+
+/* Per-tunnel credentials, loaded by the master before the workers fork. */
+struct tls_ctx {
+	gnutls_certificate_credentials_t creds;
+	gnutls_priority_t prio;
+	const struct cfg_tunnel *t;
+};
+
+/* What a peer certificate says about who it is. */
+struct tls_identity {
+	char cn[256];			/* subject CN, "" if none */
+	char *dns[16];			/* SAN dNSName */
+	size_t ndns;
+	char *uri[16];			/* SAN URI */
+	size_t nuri;
+	unsigned char spki_sha256[32];	/* SHA-256 of SubjectPublicKeyInfo */
+	int have_spki;
+};
+
+/** @brief Load the tunnel's certificate, key and trust anchors. */
+int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
+		 char *err, size_t errlen);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/** @brief A non-blocking session on @fd for the tunnel's role, verifying
+ *  the peer's chain (and, client role, its name) during the handshake. */
+int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd);
+
+/** @brief Why a handshake failed, in words an operator can act on,
+ *  naming the peer's certificate where it sent one. */
+void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len);
+
+/** @brief Fill @id from the peer's leaf certificate. */
+int tls_identity_from_session(gnutls_session_t s, struct tls_identity *id);
+/** @brief Fill @id from a DER certificate (tests use it too). */
+int tls_identity_from_der(const gnutls_datum_t *der, struct tls_identity *id);
+void tls_identity_free(struct tls_identity *id);
+
+/** @brief Does @id pass the tunnel's allow lists and pins? Returns 1 if
+ *  admitted, else 0 with the reason ("CN=x is not in allow_cn"). */
+int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
+		  char *reason, size_t len);
+
+/** @brief "TLS1.3 AES-128-GCM" for logs. */
+void tls_describe(gnutls_session_t s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,41 @@
+/* tunnel.h - a configured tunnel at run time: its credentials, listeners
+ * and counters */
+#ifndef SSLTUNNEL_TUNNEL_H
+#define SSLTUNNEL_TUNNEL_H
+
+#include <stdint.h>
+
+#include "cfg.h"
+#include "net.h"
+#include "tls.h"
+
+/* Kinds of objects registered with a worker's epoll; each such object
+ * starts with an int holding its kind. */
+enum ev_kind { EV_LISTENER = 1, EV_CONN_TLS, EV_CONN_PLAIN };
+
+struct tunnel;
+
+struct listener {
+	int kind;		/* EV_LISTENER */
+	int fd;
+	struct tunnel *t;
+};
+
+/* Counted per worker; the status output of a later issue sums them. */
+struct tunnel_stats {
+	uint64_t accepted;
+	uint64_t rejected;		/* handshake or authorization failed */
+	uint64_t relayed_user;		/* connections on the userspace path */
+	uint64_t bytes_up;		/* plain side -> TLS side */
+	uint64_t bytes_down;		/* TLS side -> plain side */
+};
+
+struct tunnel {
+	const struct cfg_tunnel *cfg;
+	struct tls_ctx tls;
+	struct listener listeners[NET_MAX_ADDRS];
+	int nlisteners;
+	struct tunnel_stats stats;
+};
+
+#endif

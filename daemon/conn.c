@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gnutls/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "ktls.h"
 #include "log.h"
 #include "worker.h"
 
@@ -84,7 +86,7 @@ void conn_close(struct conn *c, int error)
 	if (c->mover)
 		c->mover->close(c);
 	timer_cancel(&w->timers, &c->timer);
-	if (c->sess && error && c->st == CONN_RELAYING)
+	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
 	/* An error on one leg is shown on the other as a reset, never as a
 	 * clean end that would pass a truncated stream for a whole one. */
@@ -292,15 +294,64 @@ static void conn_handshake(struct conn *c)
 		conn_start_relay(c);
 }
 
+/** @brief Hand the session to the kernel and take the splice path, or
+ *  say why not (@why) and leave it in GnuTLS. -1: the connection can't go
+ *  on at all (keys half in the kernel, or kTLS is required). */
+static int conn_try_ktls(struct conn *c, char *why, size_t len)
+{
+	const struct worker_ktls *k = c->w->ktls;
+	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, spent;
+
+	if (k->mode == CFG_KTLS_OFF) {
+		snprintf(why, len, "ktls = \"off\"");
+		return 0;
+	}
+	if (!k->available) {
+		snprintf(why, len, "%s", k->why);
+		return 0;
+	}
+	if (worker_pipe_get(c->w, up) < 0 || worker_pipe_get(c->w, down) < 0) {
+		snprintf(why, len, "no pipe for splice: %s", strerror(errno));
+		goto fallback;
+	}
+	if (gnutls_transport_is_ktls_enabled(c->sess) != GNUTLS_KTLS_DUPLEX &&
+	    ktls_enable(c->tls.fd, c->sess, &spent, why, len) < 0) {
+		if (spent)
+			return -1;
+		goto fallback;
+	}
+	c->ktls = 1;
+	c->up.pipe[0] = up[0], c->up.pipe[1] = up[1];
+	c->down.pipe[0] = down[0], c->down.pipe[1] = down[1];
+	return 1;
+fallback:
+	worker_pipe_put(c->w, up, 1);
+	worker_pipe_put(c->w, down, 1);
+	return k->mode == CFG_KTLS_ON ? -1 : 0;
+}
+
 static void conn_start_relay(struct conn *c)
 {
 	enum relay_status rs;
+	char why[200] = "";
+	int k;
 
 	timer_cancel(&c->w->timers, &c->timer);
+	memset(&c->up, 0, sizeof c->up);
+	memset(&c->down, 0, sizeof c->down);
+	c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+	k = conn_try_ktls(c, why, sizeof why);
+	if (k < 0) {
+		conn_reject(c, LOG_WARNING, "kernel TLS hand-off failed: %s", why);
+		return;
+	}
 	c->st = CONN_RELAYING;
-	c->mover = &relay_user_ops;
-	log_debug("tunnel %s: %s: path userspace (kernel TLS not built in yet)",
-		  c->t->cfg->name, c->peer);
+	c->mover = k ? &relay_splice_ops : &relay_user_ops;
+	if (k)
+		log_debug("tunnel %s: %s: ktls=tx+rx", c->t->cfg->name, c->peer);
+	else
+		log_debug("tunnel %s: %s: userspace: %s", c->t->cfg->name,
+			  c->peer, why);
 	rs = c->mover->start(c);
 	if (rs != RELAY_CONTINUE)
 		conn_close(c, rs == RELAY_ERROR);

@@ -41,6 +41,7 @@ struct conn {
 	char who[300];		/* authorized identity, for logs */
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;
+	int ktls;		/* keys are in the kernel: no gnutls I/O */
 	struct relay_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */

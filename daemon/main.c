@@ -115,14 +115,6 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return CFG_EX_CONFIG;
 	}
-	if (cfg.ktls == CFG_KTLS_ON) {
-		fprintf(stderr, "ssltunneld: %s: daemon.ktls = \"on\": this build "
-			"has no kernel TLS hand-off yet; use \"auto\" or \"off\"\n",
-			cfg.path ? cfg.path : "command line");
-		master_free_tunnels(tunnels, cfg.ntunnels);
-		cfg_free(&cfg);
-		return CFG_EX_CONFIG;
-	}
 	if (check) {
 		printf("ssltunneld: %s: configuration is valid (%zu tunnel%s)\n",
 		       cfg.path ? cfg.path : "command line", cfg.ntunnels,

@@ -11,15 +11,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ktls.h"
 #include "log.h"
 #include "master.h"
 #include "timer.h"
@@ -154,7 +157,8 @@ static int master_detach(const struct cfg *cfg)
 }
 
 static pid_t master_spawn(struct tunnel *tunnels, size_t n, int id,
-			  const sigset_t *blocked, int sfd)
+			  const sigset_t *blocked, int sfd,
+			  const struct worker_ktls *ktls)
 {
 	pid_t master = getpid();
 	pid_t pid = fork();
@@ -170,7 +174,7 @@ static pid_t master_spawn(struct tunnel *tunnels, size_t n, int id,
 		if (sigismember(blocked, s))
 			signal(s, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, blocked, NULL);
-	worker_run(tunnels, n, id);
+	worker_run(tunnels, n, id, ktls);
 	_exit(0);
 }
 
@@ -251,6 +255,55 @@ static void master_stop(struct master_slot *slots, int n, int sfd, int sig)
 	}
 }
 
+/** @brief A reason not to start, to the log and to whoever started us. */
+static void master_fail(const struct cfg *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void master_fail(const struct cfg *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (cfg->log_target != LOG_TARGET_STDERR)
+		log_err("%s", msg);
+	fprintf(stderr, "ssltunneld: %s\n", msg);
+}
+
+/** @brief Decide once which data path is on offer, and say so. */
+static int master_ktls_policy(struct worker_ktls *k)
+{
+	if (k->mode == CFG_KTLS_OFF) {
+		snprintf(k->why, sizeof k->why, "ktls = \"off\"");
+		log_notice("data path: userspace TLS (ktls = \"off\")");
+		return 0;
+	}
+	k->available = ktls_probe(k->why, sizeof k->why);
+	if (k->available) {
+		log_notice("data path: kernel TLS with splice (ktls = \"%s\")",
+			   k->mode == CFG_KTLS_ON ? "on" : "auto");
+		return 0;
+	}
+	if (k->mode == CFG_KTLS_ON)
+		return -1;
+	log_notice("data path: userspace TLS; kernel TLS unavailable: %s", k->why);
+	return 0;
+}
+
+/** @brief Every connection holds two sockets (and, on the kernel path,
+ *  two pipes): take the whole file-descriptor allowance. */
+static void master_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int master_run(const struct cfg *cfg, struct tunnel *tunnels, int detach,
 	       void (*on_listening)(const struct cfg *cfg))
 {
@@ -258,12 +311,16 @@ int master_run(const struct cfg *cfg, struct tunnel *tunnels, int detach,
 	sigset_t blocked;
 	int sfd, n = cfg->workers, rc = 0;
 	char err[256];
+	struct worker_ktls ktls = { .mode = cfg->ktls };
+
+	if (master_ktls_policy(&ktls) < 0) {
+		master_fail(cfg, "daemon.ktls = \"on\" but %s", ktls.why);
+		return 1;
+	}
+	master_raise_nofile();
 
 	if (master_listen(cfg, tunnels, err, sizeof err) < 0) {
-		/* Said on stderr too: whoever started us must see it. */
-		if (cfg->log_target != LOG_TARGET_STDERR)
-			log_err("%s", err);
-		fprintf(stderr, "ssltunneld: %s\n", err);
+		master_fail(cfg, "%s", err);
 		return 1;
 	}
 	if (on_listening)
@@ -302,7 +359,7 @@ int master_run(const struct cfg *cfg, struct tunnel *tunnels, int detach,
 				continue;
 			}
 			s->pid = master_spawn(tunnels, cfg->ntunnels, i + 1,
-					      &blocked, sfd);
+					      &blocked, sfd, &ktls);
 			s->started = now;
 			if (s->pid < 0) {
 				log_err("fork: %s", strerror(errno));

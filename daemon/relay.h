@@ -39,11 +39,14 @@ struct relay_dir {
 	size_t inflight;	/* a TLS send to repeat with the same size */
 	uint32_t wait;		/* events this direction waits for (per side) */
 	int wait_tls;		/* 1: waits on the TLS fd, 0: on the plain fd */
+	int pipe[2];		/* splice mover: the pipe between the legs */
+	size_t inpipe;		/* splice mover: bytes in the pipe */
 	unsigned eof:1;		/* the source has ended */
 	unsigned shut:1;	/* the end was passed on to the destination */
 };
 
 extern const struct relay_ops relay_user_ops;
+extern const struct relay_ops relay_splice_ops;
 
 /* Buffer size of the userspace mover. */
 #define RELAY_BUF_SIZE (64 * 1024)

@@ -238,8 +238,6 @@ static enum relay_status relay_user_pump(struct conn *c)
 
 static enum relay_status relay_user_start(struct conn *c)
 {
-	memset(&c->up, 0, sizeof c->up);
-	memset(&c->down, 0, sizeof c->down);
 	c->t->stats.relayed_user++;
 	return relay_user_pump(c);
 }

@@ -26,6 +26,7 @@ struct tunnel_stats {
 	uint64_t accepted;
 	uint64_t rejected;		/* handshake or authorization failed */
 	uint64_t relayed_user;		/* connections on the userspace path */
+	uint64_t relayed_ktls;		/* connections on kTLS + splice */
 	uint64_t bytes_up;		/* plain side -> TLS side */
 	uint64_t bytes_down;		/* TLS side -> plain side */
 };

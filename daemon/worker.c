@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,32 @@ void worker_buf_put(struct worker *w, unsigned char *buf)
 		w->pool[w->npool++] = buf;
 	else
 		free(buf);
+}
+
+int worker_pipe_get(struct worker *w, int p[2])
+{
+	if (w->npipes) {
+		w->npipes--;
+		p[0] = w->pipes[w->npipes][0];
+		p[1] = w->pipes[w->npipes][1];
+		return 0;
+	}
+	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+}
+
+void worker_pipe_put(struct worker *w, int p[2], int empty)
+{
+	if (p[0] < 0)
+		return;
+	if (empty && w->npipes < (int)(sizeof w->pipes / sizeof *w->pipes)) {
+		w->pipes[w->npipes][0] = p[0];
+		w->pipes[w->npipes][1] = p[1];
+		w->npipes++;
+	} else {
+		close(p[0]);
+		close(p[1]);
+	}
+	p[0] = p[1] = -1;
 }
 
 void worker_queue(struct worker *w, struct conn *c)
@@ -111,9 +138,11 @@ static void worker_reap(struct worker *w)
 	w->dead = keep;
 }
 
-void worker_run(struct tunnel *tunnels, size_t ntunnels, int id)
+void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
+		const struct worker_ktls *ktls)
 {
-	struct worker w = { .tunnels = tunnels, .ntunnels = ntunnels };
+	struct worker w = { .tunnels = tunnels, .ntunnels = ntunnels,
+			    .ktls = ktls };
 	struct epoll_event evs[WORKER_EVENTS];
 
 	signal(SIGPIPE, SIG_IGN);

@@ -9,6 +9,14 @@
 
 struct conn;
 
+/* Which data path the worker's connections take, decided once by the
+ * master (it probes the kernel before forking). */
+struct worker_ktls {
+	int mode;		/* enum cfg_ktls */
+	int available;		/* the kernel takes TLS sessions */
+	char why[160];		/* when not: why */
+};
+
 struct worker {
 	int ep;				/* epoll fd */
 	struct timer_heap timers;
@@ -20,14 +28,22 @@ struct worker {
 	struct conn *ready;		/* to run again (fairness yield) */
 	unsigned char *pool[32];	/* idle relay buffers kept for reuse */
 	int npool;
+	int pipes[64][2];		/* idle empty pipes kept for reuse */
+	int npipes;
+	const struct worker_ktls *ktls;
 };
 
 /** @brief Serve the tunnels' listeners until killed; never returns. */
-void worker_run(struct tunnel *tunnels, size_t ntunnels, int id);
+void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
+		const struct worker_ktls *ktls);
 
 /** @brief A relay buffer (RELAY_BUF_SIZE), from the pool if one is idle. */
 unsigned char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, unsigned char *buf);
+/** @brief A non-blocking pipe for the splice mover; -1 with errno. */
+int worker_pipe_get(struct worker *w, int p[2]);
+/** @brief Give a pipe back: kept if @empty and the pool has room. */
+void worker_pipe_put(struct worker *w, int p[2], int empty);
 /** @brief Queue @c to run again after this epoll round. */
 void worker_queue(struct worker *w, struct conn *c);
 

@@ -1,0 +1,62 @@
+/* ktls.h - handing a TLS session to the kernel (kTLS) and its control
+ * records */
+#ifndef SSLTUNNEL_KTLS_H
+#define SSLTUNNEL_KTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <gnutls/gnutls.h>
+#include <linux/tls.h>
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+/* What TLS_TX / TLS_RX take, for the ciphers the kernel does. */
+union ktls_info {
+	struct tls_crypto_info base;
+	struct tls12_crypto_info_aes_gcm_128 aes128;
+	struct tls12_crypto_info_aes_gcm_256 aes256;
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+};
+
+/* TLS record content types and handshake types met on a kTLS socket. */
+#define KTLS_RT_ALERT 21
+#define KTLS_RT_HANDSHAKE 22
+#define KTLS_HS_NEW_SESSION_TICKET 4
+#define KTLS_HS_KEY_UPDATE 24
+
+/** @brief Can this kernel take TLS sessions? 1 yes, 0 no with @why. */
+int ktls_probe(char *why, size_t len);
+
+/** @brief Fill @out from one direction's record state. Pure: the unit
+ *  tests feed it fixed keys. Returns the struct size, or -1 with @why. */
+int ktls_fill(gnutls_protocol_t version, gnutls_cipher_algorithm_t cipher,
+	      const gnutls_datum_t *key, const gnutls_datum_t *iv,
+	      const unsigned char seq[8], union ktls_info *out,
+	      char *why, size_t len);
+
+/** @brief Give @s's keys to the kernel on @fd (TCP_ULP, TLS_TX, TLS_RX).
+ *  From then on only the socket may be used, never gnutls_record_*.
+ *  Returns 0, or -1 with @why; on -1 after TLS_TX was set the session is
+ *  unusable (*@spent = 1). */
+int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len);
+
+/** @brief Send close_notify as an alert record on a kTLS socket. */
+int ktls_send_close_notify(int fd);
+
+enum ktls_ctl {
+	KTLS_CTL_AGAIN,		/* nothing there (yet) */
+	KTLS_CTL_SKIPPED,	/* a record that needs nothing (session ticket) */
+	KTLS_CTL_CLOSE_NOTIFY,	/* the peer ended its direction */
+	KTLS_CTL_FATAL,		/* must close; @why says why */
+};
+
+/** @brief Read the non-data record at the head of a kTLS socket's receive
+ *  queue (splice said EINVAL / recv said EIO) and say what it means. */
+enum ktls_ctl ktls_read_control(int fd, char *why, size_t len);
+
+#endif

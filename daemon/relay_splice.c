@@ -1,0 +1,175 @@
+/* relay_splice.c - the kernel mover: kTLS sockets joined by splice()
+ *
+ * The session's keys are in the kernel, so a TLS socket reads and writes
+ * plaintext; each direction moves socket -> pipe -> socket with splice()
+ * and the payload never enters user space. SPLICE_F_NONBLOCK is passed on
+ * every call: on a kTLS socket O_NONBLOCK alone does not stop splice from
+ * blocking. A direction fills its pipe only when the pipe is empty, so
+ * EAGAIN from the source always means "nothing to read".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "ktls.h"
+#include "relay.h"
+#include "worker.h"
+
+#define SPLICE_QUANTUM (1024 * 1024)
+#define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+
+enum dir_step { DIR_MOVED, DIR_BLOCKED, DIR_FINISHED, DIR_FAILED, DIR_YIELD };
+
+/** @brief End the destination's direction: close_notify then FIN on the
+ *  TLS leg, a FIN on the plain leg. */
+static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
+				   int dst_tls)
+{
+	if (dst_tls && ktls_send_close_notify(c->tls.fd) < 0) {
+		if (errno == EAGAIN) {
+			d->wait = EPOLLOUT;
+			d->wait_tls = 1;
+			return DIR_BLOCKED;
+		}
+		/* The FIN below still ends the direction. */
+	}
+	shutdown(dst_tls ? c->tls.fd : c->plain.fd, SHUT_WR);
+	d->shut = 1;
+	d->wait = 0;
+	return DIR_FINISHED;
+}
+
+/** @brief A control record stopped the TLS source: what now? */
+static enum dir_step splice_control(struct conn *c, struct relay_dir *d)
+{
+	switch (ktls_read_control(c->tls.fd, c->reason, sizeof c->reason)) {
+	case KTLS_CTL_AGAIN:
+		d->wait = EPOLLIN;
+		d->wait_tls = 1;
+		return DIR_BLOCKED;
+	case KTLS_CTL_SKIPPED:
+		return DIR_MOVED;
+	case KTLS_CTL_CLOSE_NOTIFY:
+		d->eof = 1;
+		return DIR_MOVED;
+	case KTLS_CTL_FATAL:
+		break;
+	}
+	return DIR_FAILED;
+}
+
+static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
+				int src_tls, uint64_t *count, uint64_t *stat)
+{
+	int src = src_tls ? c->tls.fd : c->plain.fd;
+	int dst = src_tls ? c->plain.fd : c->tls.fd;
+	size_t moved = 0;
+	ssize_t n;
+	enum dir_step st;
+
+	while (!d->shut) {
+		if (d->inpipe) {
+			n = splice(d->pipe[0], NULL, dst, NULL, d->inpipe, SPLICE_FLAGS);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				d->wait = EPOLLOUT;
+				d->wait_tls = !src_tls;
+				return DIR_BLOCKED;
+			}
+			if (n <= 0) {
+				snprintf(c->reason, sizeof c->reason, "writing %s side: %s",
+					 src_tls ? "plain" : "TLS",
+					 n == 0 ? "no progress" : strerror(errno));
+				return DIR_FAILED;
+			}
+			d->inpipe -= n;
+			*count += n;
+			*stat += n;
+			moved += n;
+			continue;
+		}
+		if (d->eof)
+			return splice_finish(c, d, !src_tls);
+		if (moved >= SPLICE_QUANTUM)
+			return DIR_YIELD;
+		n = splice(src, NULL, d->pipe[1], NULL, RELAY_BUF_SIZE, SPLICE_FLAGS);
+		if (n > 0) {
+			d->inpipe = n;
+		} else if (n == 0) {
+			d->eof = 1;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			d->wait = EPOLLIN;
+			d->wait_tls = src_tls;
+			return DIR_BLOCKED;
+		} else if (src_tls && (errno == EINVAL || errno == EIO)) {
+			st = splice_control(c, d);
+			if (st != DIR_MOVED)
+				return st;
+		} else {
+			snprintf(c->reason, sizeof c->reason, "reading %s side: %s",
+				 src_tls ? "TLS" : "plain", strerror(errno));
+			return DIR_FAILED;
+		}
+	}
+	return DIR_FINISHED;
+}
+
+static enum relay_status splice_pump(struct conn *c)
+{
+	enum dir_step up, down;
+	uint32_t tls_ev = 0, plain_ev = 0;
+
+	up = c->up.shut ? DIR_FINISHED :
+		splice_dir(c, &c->up, 0, &c->bytes_up, &c->t->stats.bytes_up);
+	if (up == DIR_FAILED)
+		return RELAY_ERROR;
+	down = c->down.shut ? DIR_FINISHED :
+		splice_dir(c, &c->down, 1, &c->bytes_down, &c->t->stats.bytes_down);
+	if (down == DIR_FAILED)
+		return RELAY_ERROR;
+	if (up == DIR_FINISHED && down == DIR_FINISHED)
+		return RELAY_DONE;
+	if (up == DIR_YIELD || down == DIR_YIELD)
+		worker_queue(c->w, c);
+	if (up == DIR_BLOCKED)
+		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
+	if (down == DIR_BLOCKED)
+		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
+	if (conn_want(c, &c->tls, tls_ev) < 0 ||
+	    conn_want(c, &c->plain, plain_ev) < 0) {
+		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
+		return RELAY_ERROR;
+	}
+	return RELAY_CONTINUE;
+}
+
+static enum relay_status splice_start(struct conn *c)
+{
+	c->t->stats.relayed_ktls++;
+	return splice_pump(c);
+}
+
+static enum relay_status splice_event(struct conn *c, struct conn_fd *f,
+				      uint32_t events)
+{
+	return splice_pump(c);
+}
+
+static void splice_close(struct conn *c)
+{
+	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
+	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
+}
+
+const struct relay_ops relay_splice_ops = {
+	.name = "ktls+splice",
+	.start = splice_start,
+	.on_event = splice_event,
+	.close = splice_close,
+};

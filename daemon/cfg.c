@@ -8,6 +8,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -318,8 +321,30 @@ static int cfg_apply_keepalive(struct cfg_ctx *x, const config_setting_t *s,
 	return rc;
 }
 
+/** @brief "stderr", "syslog" or an absolute file path. */
+static int cfg_apply_target(struct cfg_ctx *x, const config_setting_t *s,
+			    const struct cfg_setting *d, void *obj)
+{
+	struct cfg *c = obj;
+	const char *v;
+
+	if (cfg_get_string(x, s, d, &v) < 0)
+		return -1;
+	if (strcmp(v, "stderr") == 0 || strcmp(v, "syslog") == 0) {
+		c->log_target = strcmp(v, "stderr") == 0 ?
+			LOG_TARGET_STDERR : LOG_TARGET_SYSLOG;
+		free(c->log_file);
+		c->log_file = NULL;
+		return 0;
+	}
+	if (v[0] != '/')
+		return cfg_fail(x, s, d->name,
+				"expected \"stderr\", \"syslog\" or an absolute file path, got \"%s\"", v);
+	c->log_target = LOG_TARGET_FILE;
+	return cfg_set_str(&c->log_file, v);
+}
+
 static const char *const cfg_role_words[] = { "client", "server", NULL };
-static const char *const cfg_target_words[] = { "stderr", "syslog", NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
 
 #define T(f) offsetof(struct cfg_tunnel, f)
@@ -347,9 +372,13 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "workers", cfg_apply_int, D(workers), 0, 1024, NULL, -1 },
 	{ "log_level", cfg_apply_level, D(log_level), 0, 0, NULL, -1 },
-	{ "log_target", cfg_apply_word, D(log_target), 0, 0, cfg_target_words, -1 },
+	{ "log_target", cfg_apply_target, 0, 0, 0, NULL, -1 },
 	{ "pid_file", cfg_apply_path, D(pid_file), 0, 0, NULL, -1 },
 	{ "ktls", cfg_apply_word, D(ktls), 0, 0, cfg_ktls_words, -1 },
+	{ "user", cfg_apply_string, D(user), 0, 0, NULL, -1 },
+	{ "group", cfg_apply_string, D(group), 0, 0, NULL, -1 },
+	{ "chroot", cfg_apply_path, D(chroot), 0, 0, NULL, -1 },
+	{ "drain_timeout", cfg_apply_int, D(drain_timeout), 0, 86400, NULL, -1 },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef D
@@ -405,6 +434,7 @@ void cfg_daemon_defaults(struct cfg *c)
 	c->log_level = LOG_NOTICE;
 	c->log_target = LOG_TARGET_SYSLOG;
 	c->ktls = CFG_KTLS_AUTO;
+	c->drain_timeout = 30;
 }
 
 static int cfg_strlist_copy(struct cfg_strlist *dst, const struct cfg_strlist *src)
@@ -481,6 +511,10 @@ void cfg_free(struct cfg *c)
 		cfg_tunnel_free(&c->tunnels[i]);
 	free(c->tunnels);
 	free(c->pid_file);
+	free(c->log_file);
+	free(c->user);
+	free(c->group);
+	free(c->chroot);
 	free(c->path);
 	memset(c, 0, sizeof *c);
 }
@@ -672,6 +706,40 @@ out:
 	return rc;
 }
 
+/** @brief Look up daemon.user / daemon.group now, so a typo is a config
+ *  error at load, not a worker that can't start. */
+static int cfg_resolve_ids(struct cfg_ctx *x, struct cfg *c, config_t *lc)
+{
+	const config_setting_t *s;
+	struct passwd *pw = NULL;
+	struct group *gr;
+
+	snprintf(x->where, sizeof x->where, "daemon");
+	if (c->user) {
+		s = config_lookup(lc, "daemon.user");
+		if (!(pw = getpwnam(c->user)))
+			return cfg_fail(x, s, "user", "no such user \"%s\"", c->user);
+		c->uid = pw->pw_uid;
+		c->gid = pw->pw_gid;
+	}
+	if (c->group) {
+		s = config_lookup(lc, "daemon.group");
+		if (!c->user)
+			return cfg_fail(x, s, "group", "needs daemon.user too");
+		if (!(gr = getgrnam(c->group)))
+			return cfg_fail(x, s, "group", "no such group \"%s\"", c->group);
+		c->gid = gr->gr_gid;
+	}
+	if (c->chroot) {
+		struct stat st;
+		s = config_lookup(lc, "daemon.chroot");
+		if (stat(c->chroot, &st) < 0 || !S_ISDIR(st.st_mode))
+			return cfg_fail(x, s, "chroot", "\"%s\" is not a directory",
+					c->chroot);
+	}
+	return 0;
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct cfg_ctx x = { .err = err, .errlen = errlen };
@@ -706,6 +774,8 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	if (cfg_resolve_ids(&x, c, &lc) < 0)
+		goto out;
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;

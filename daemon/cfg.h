@@ -44,8 +44,13 @@ struct cfg {
 	int workers;			/* resolved: never 0 */
 	int log_level;
 	enum log_target log_target;
+	char *log_file;			/* log_target is a path */
 	char *pid_file;
 	enum cfg_ktls ktls;
+	char *user, *group;		/* workers run as these */
+	unsigned uid, gid;		/* resolved when user is set */
+	char *chroot;			/* workers chroot here */
+	int drain_timeout;		/* seconds connections may finish in */
 	struct cfg_tunnel *tunnels;
 	size_t ntunnels;
 };

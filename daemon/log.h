@@ -6,14 +6,18 @@
 
 /* Levels are syslog's priorities: LOG_ERR, LOG_WARNING, LOG_NOTICE,
  * LOG_INFO, LOG_DEBUG. */
-enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_FILE };
 
 /** @brief Parse "error|warning|notice|info|debug"; -1 if unknown. */
 int log_level_parse(const char *s);
 /** @brief Name of a level, as the config spells it. */
 const char *log_level_name(int level);
-/** @brief Choose where lines go and which are kept. Callable again. */
-void log_setup(int level, enum log_target target);
+/** @brief Choose where lines go and which are kept. Callable again.
+ *  @file is the path for LOG_TARGET_FILE. Returns 0, or -1 (errno) when
+ *  the file can't be opened; logging then stays where it was. */
+int log_setup(int level, enum log_target target, const char *file);
+/** @brief Open the log file again (after rotation: SIGUSR1). */
+int log_reopen(void);
 /** @brief Is a line at @level going to be written? (skip costly formatting) */
 int log_enabled(int level);
 /** @brief Write one line at @level. */

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 {
 	const char *file = CFG_DEFAULT_FILE;
 	struct seed_opts seed = { 0 };
-	int check = 0, foreground = 0, seed_mode = 0, opt, rc;
+	int check = 0, foreground = 0, seed_mode = 0, opt;
 	struct cfg cfg;
 	struct tunnel *tunnels;
 	char err[CFG_ERRLEN];
@@ -124,12 +124,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	log_setup(cfg.log_level, cfg.log_target);
 	if (seed_mode)
 		seed_print_start(&seed);
-	rc = master_run(&cfg, tunnels, !foreground,
-			seed_mode ? main_seed_listening : NULL);
-	master_free_tunnels(tunnels, cfg.ntunnels);
-	cfg_free(&cfg);
-	return rc;
+	/* master_run owns cfg and tunnels from here on. */
+	return master_run(&cfg, tunnels, !foreground,
+			  seed_mode ? main_seed_listening : NULL);
 }

@@ -1,14 +1,18 @@
-/* master.c - the master process: listeners, workers, signals
+/* master.c - the master process: listeners, worker generations, signals
  *
  * The master reads the config, loads every credential, opens every
- * listener and forks the workers as its direct children. It never
- * touches a connection. It re-forks a worker that dies, backing off when
- * workers die young so a crash loop cannot spin.
+ * listener and forks the workers as its direct children. It never touches
+ * a connection. A set of workers started from one config is a generation:
+ * SIGHUP loads the config again and, only if all of it loads, starts a new
+ * generation (listeners kept for addresses that stay, so no connection
+ * attempt is refused) and tells the old one to drain. Workers that die
+ * are re-forked, with a growing pause when they die young.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +25,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "ktls.h"
 #include "log.h"
@@ -28,7 +35,7 @@
 #include "timer.h"
 #include "worker.h"
 
-#define MASTER_STOP_GRACE_MS 5000
+#define MASTER_KILL_GRACE_MS 5000	/* after drain_timeout, before KILL */
 #define MASTER_YOUNG_MS 2000		/* a worker dying sooner is a crash loop */
 #define MASTER_BACKOFF_MAX_MS 30000
 
@@ -37,6 +44,28 @@ struct master_slot {
 	uint64_t started;
 	uint64_t respawn_at;
 	int backoff_ms;
+};
+
+/* Workers started from one configuration. */
+struct master_gen {
+	int id;
+	struct cfg cfg;
+	struct tunnel *tunnels;
+	struct worker_ktls ktls;
+	struct master_slot *slots;
+	int nslots;
+	int draining;			/* told to finish; not re-forked */
+	uint64_t kill_at;		/* draining: when stragglers get KILL */
+	struct master_gen *next;
+};
+
+struct master {
+	struct master_gen *gens;	/* newest first; gens->draining == 0 */
+	int next_gen;
+	int sfd;
+	sigset_t blocked;
+	int stopping;
+	uint64_t stop_kill_at;
 };
 
 int master_load_tunnels(const struct cfg *cfg, struct tunnel **out,
@@ -69,30 +98,116 @@ void master_free_tunnels(struct tunnel *t, size_t n)
 	free(t);
 }
 
-/** @brief Open every listener; on failure @err says which and why. */
-static int master_listen(const struct cfg *cfg, struct tunnel *tunnels,
+/** @brief A reason not to start, to the log and to whoever started us. */
+static void master_fail(const struct cfg *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void master_fail(const struct cfg *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (cfg->log_target != LOG_TARGET_STDERR)
+		log_err("%s", msg);
+	fprintf(stderr, "ssltunneld: %s\n", msg);
+}
+
+static void master_notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/** @brief A listener of the running generation on the same address, to
+ *  keep across a reload. */
+static int master_find_listener(const struct master_gen *g,
+				const struct net_addr *a)
+{
+	if (!g)
+		return -1;
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		const struct tunnel *t = &g->tunnels[i];
+		const struct net_endpoint *ep = &t->cfg->listen_ep;
+		for (int j = 0; j < t->nlisteners; j++)
+			if (ep->addrs[j].len == a->len &&
+			    memcmp(&ep->addrs[j].ss, &a->ss, a->len) == 0)
+				return t->listeners[j].fd;
+	}
+	return -1;
+}
+
+/** @brief Open (or take over from @old) every listener of @g; on failure
+ *  @err says which and why. */
+static int master_listen(struct master_gen *g, const struct master_gen *old,
 			 char *err, size_t errlen)
 {
 	char e[200];
 
-	for (size_t i = 0; i < cfg->ntunnels; i++) {
-		struct tunnel *t = &tunnels[i];
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		struct tunnel *t = &g->tunnels[i];
 		const struct net_endpoint *ep = &t->cfg->listen_ep;
 		for (int j = 0; j < ep->naddrs; j++) {
-			int fd = net_listen(&ep->addrs[j], e, sizeof e);
+			int fd = master_find_listener(old, &ep->addrs[j]);
+			fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) :
+				net_listen(&ep->addrs[j], e, sizeof e);
 			if (fd < 0) {
-				snprintf(err, errlen, "tunnel %s: %s", t->cfg->name, e);
+				snprintf(err, errlen, "tunnel %s: %s", t->cfg->name,
+					 e);
 				return -1;
 			}
 			t->listeners[j] = (struct listener){ EV_LISTENER, fd, t };
 			t->nlisteners++;
 		}
-		log_notice("tunnel %s: %s role, listening on %s, forwarding to %s",
-			   t->cfg->name,
-			   t->cfg->role == CFG_ROLE_SERVER ? "server" : "client",
-			   t->cfg->listen, t->cfg->connect);
 	}
 	return 0;
+}
+
+static void master_log_tunnels(const struct master_gen *g)
+{
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
+		log_notice("tunnel %s: %s role, listening on %s, forwarding to %s",
+			   t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
+			   t->listen, t->connect);
+	}
+}
+
+/** @brief Decide once per generation which data path is on offer. */
+static int master_ktls_policy(struct worker_ktls *k)
+{
+	if (k->mode == CFG_KTLS_OFF) {
+		snprintf(k->why, sizeof k->why, "ktls = \"off\"");
+		log_notice("data path: userspace TLS (ktls = \"off\")");
+		return 0;
+	}
+	k->available = ktls_probe(k->why, sizeof k->why);
+	if (k->available) {
+		log_notice("data path: kernel TLS with splice (ktls = \"%s\")",
+			   k->mode == CFG_KTLS_ON ? "on" : "auto");
+		return 0;
+	}
+	if (k->mode == CFG_KTLS_ON)
+		return -1;
+	log_notice("data path: userspace TLS; kernel TLS unavailable: %s", k->why);
+	return 0;
+}
+
+/** @brief Every connection holds two sockets (and, on the kernel path,
+ *  two pipes): take the whole file-descriptor allowance. */
+static void master_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int master_write_pid(const char *path)
@@ -103,18 +218,14 @@ static int master_write_pid(const char *path)
 	if (!path)
 		return 0;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_err("pid_file %s: %s", path, strerror(errno));
+	if (fd < 0)
 		return -1;
-	}
 	n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
 	if (write(fd, buf, n) != n) {
-		log_err("pid_file %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	close(fd);
-	return 0;
+	return close(fd);
 }
 
 /** @brief Detach from the terminal; the starting process exits 0 only
@@ -147,8 +258,10 @@ static int master_detach(const struct cfg *cfg)
 		if (devnull > STDERR_FILENO)
 			close(devnull);
 	}
-	if (master_write_pid(cfg->pid_file) < 0)
+	if (master_write_pid(cfg->pid_file) < 0) {
+		master_fail(cfg, "pid_file %s: %s", cfg->pid_file, strerror(errno));
 		return -1;
+	}
 	ok = 1;
 	if (write(p[1], &ok, 1) != 1)
 		return -1;
@@ -156,244 +269,390 @@ static int master_detach(const struct cfg *cfg)
 	return 0;
 }
 
-static pid_t master_spawn(struct tunnel *tunnels, size_t n, int id,
-			  const sigset_t *blocked, int sfd,
-			  const struct worker_ktls *ktls)
+/** @brief In a new worker: chroot, then give up root for good. */
+static int master_drop_privileges(const struct cfg *cfg)
+{
+	if (cfg->chroot && (chroot(cfg->chroot) < 0 || chdir("/") < 0)) {
+		log_err("chroot %s: %s", cfg->chroot, strerror(errno));
+		return -1;
+	}
+	if (!cfg->user)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 ||
+	    setuid(cfg->uid) < 0) {
+		log_err("cannot become user %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("dropping privileges to %s did not hold", cfg->user);
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 {
 	pid_t master = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
-	/* The worker dies with its master: no orphan keeps serving. */
+	/* The worker drains and exits when its master goes away. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
-	close(sfd);
+	close(m->sfd);
+	for (struct master_gen *o = m->gens; o; o = o->next)
+		if (o != g)
+			for (size_t i = 0; i < o->cfg.ntunnels; i++)
+				for (int j = 0; j < o->tunnels[i].nlisteners; j++)
+					close(o->tunnels[i].listeners[j].fd);
 	for (int s = 1; s < NSIG; s++)
-		if (sigismember(blocked, s))
+		if (sigismember(&m->blocked, s))
 			signal(s, SIG_DFL);
-	sigprocmask(SIG_UNBLOCK, blocked, NULL);
-	worker_run(tunnels, n, id, ktls);
+	if (master_drop_privileges(&g->cfg) < 0)
+		_exit(1);
+	worker_run(g->tunnels, g->cfg.ntunnels, id, &g->ktls,
+		   g->cfg.drain_timeout, &m->blocked);
 	_exit(0);
 }
 
-static void master_reaped(struct master_slot *slots, int nslots, pid_t pid,
-			  int status, int stopping)
+static void master_reaped(struct master *m, pid_t pid, int status)
 {
 	uint64_t now = timer_now_ms();
 
-	for (int i = 0; i < nslots; i++) {
-		struct master_slot *s = &slots[i];
-		if (s->pid != pid)
-			continue;
-		s->pid = 0;
-		if (stopping)
+	for (struct master_gen *g = m->gens; g; g = g->next)
+		for (int i = 0; i < g->nslots; i++) {
+			struct master_slot *s = &g->slots[i];
+			if (s->pid != pid)
+				continue;
+			s->pid = 0;
+			if (g->draining || m->stopping)
+				return;
+			if (now - s->started < MASTER_YOUNG_MS)
+				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 500;
+			else
+				s->backoff_ms = 0;
+			if (s->backoff_ms > MASTER_BACKOFF_MAX_MS)
+				s->backoff_ms = MASTER_BACKOFF_MAX_MS;
+			s->respawn_at = now + s->backoff_ms;
+			if (WIFSIGNALED(status))
+				log_warn("worker %d (pid %d) was killed by signal %d; starting another%s",
+					 i + 1, (int)pid, WTERMSIG(status),
+					 s->backoff_ms ? " after a pause" : "");
+			else
+				log_warn("worker %d (pid %d) exited with status %d; starting another%s",
+					 i + 1, (int)pid, WEXITSTATUS(status),
+					 s->backoff_ms ? " after a pause" : "");
 			return;
-		if (now - s->started < MASTER_YOUNG_MS)
-			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 500;
-		else
-			s->backoff_ms = 0;
-		if (s->backoff_ms > MASTER_BACKOFF_MAX_MS)
-			s->backoff_ms = MASTER_BACKOFF_MAX_MS;
-		s->respawn_at = now + s->backoff_ms;
-		if (WIFSIGNALED(status))
-			log_warn("worker %d (pid %d) was killed by signal %d; starting another%s",
-				 i + 1, (int)pid, WTERMSIG(status),
-				 s->backoff_ms ? " after a pause" : "");
-		else
-			log_warn("worker %d (pid %d) exited with status %d; starting another%s",
-				 i + 1, (int)pid, WEXITSTATUS(status),
-				 s->backoff_ms ? " after a pause" : "");
-		return;
-	}
+		}
 }
 
-static int master_running(const struct master_slot *slots, int n)
+static int master_gen_running(const struct master_gen *g)
 {
 	int k = 0;
 
-	for (int i = 0; i < n; i++)
-		k += slots[i].pid != 0;
+	for (int i = 0; i < g->nslots; i++)
+		k += g->slots[i].pid != 0;
 	return k;
 }
 
-static void master_signal_all(const struct master_slot *slots, int n, int sig)
+static void master_gen_signal(const struct master_gen *g, int sig)
 {
-	for (int i = 0; i < n; i++)
-		if (slots[i].pid)
-			kill(slots[i].pid, sig);
+	for (int i = 0; i < g->nslots; i++)
+		if (g->slots[i].pid)
+			kill(g->slots[i].pid, sig);
 }
 
-static void master_reap_all(struct master_slot *slots, int n, int stopping)
+static void master_gen_free(struct master_gen *g)
 {
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		master_reaped(slots, n, pid, status, stopping);
+	master_free_tunnels(g->tunnels, g->cfg.ntunnels);
+	cfg_free(&g->cfg);
+	free(g->slots);
+	free(g);
 }
 
-/** @brief Stop the workers: TERM, a grace period, then KILL. */
-static void master_stop(struct master_slot *slots, int n, int sfd, int sig)
+/** @brief A generation stops accepting and finishes its connections. */
+static void master_gen_drain(struct master_gen *g)
 {
-	uint64_t deadline = timer_now_ms() + MASTER_STOP_GRACE_MS;
+	g->draining = 1;
+	g->kill_at = timer_now_ms() + 1000ULL * g->cfg.drain_timeout +
+		MASTER_KILL_GRACE_MS;
+	master_gen_signal(g, SIGTERM);
+}
 
-	master_signal_all(slots, n, sig);
-	while (master_running(slots, n)) {
-		struct signalfd_siginfo si;
-		struct pollfd pfd = { sfd, POLLIN, 0 };
-		uint64_t now = timer_now_ms();
-		if (now >= deadline) {
-			master_signal_all(slots, n, SIGKILL);
-			deadline = now + MASTER_STOP_GRACE_MS;
-		}
-		if (poll(&pfd, 1, (int)(deadline - now)) > 0)
-			while (read(sfd, &si, sizeof si) == sizeof si)
-				;
-		master_reap_all(slots, n, 1);
+/** @brief Build a generation from a loaded config; NULL with @err. */
+static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
+					 struct tunnel *tunnels, char *err,
+					 size_t errlen)
+{
+	struct master_gen *g = calloc(1, sizeof *g);
+
+	if (!g || !(g->slots = calloc(cfg->workers, sizeof *g->slots))) {
+		free(g);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
+	g->id = ++m->next_gen;
+	g->cfg = *cfg;
+	g->tunnels = tunnels;
+	g->nslots = cfg->workers;
+	g->ktls.mode = cfg->ktls;
+	/* The tunnels point into the cfg, which just moved. */
+	for (size_t i = 0; i < cfg->ntunnels; i++)
+		g->tunnels[i].cfg = &g->cfg.tunnels[i];
+	memset(cfg, 0, sizeof *cfg);
+	if (master_ktls_policy(&g->ktls) < 0) {
+		snprintf(err, errlen, "daemon.ktls = \"on\" but %s", g->ktls.why);
+		goto fail;
+	}
+	if (master_listen(g, m->gens, err, errlen) < 0)
+		goto fail;
+	return g;
+fail:
+	master_gen_free(g);
+	return NULL;
 }
 
-/** @brief A reason not to start, to the log and to whoever started us. */
-static void master_fail(const struct cfg *cfg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void master_fail(const struct cfg *cfg, const char *fmt, ...)
+static int master_log_setup(const struct cfg *cfg)
 {
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (cfg->log_target != LOG_TARGET_STDERR)
-		log_err("%s", msg);
-	fprintf(stderr, "ssltunneld: %s\n", msg);
-}
-
-/** @brief Decide once which data path is on offer, and say so. */
-static int master_ktls_policy(struct worker_ktls *k)
-{
-	if (k->mode == CFG_KTLS_OFF) {
-		snprintf(k->why, sizeof k->why, "ktls = \"off\"");
-		log_notice("data path: userspace TLS (ktls = \"off\")");
-		return 0;
-	}
-	k->available = ktls_probe(k->why, sizeof k->why);
-	if (k->available) {
-		log_notice("data path: kernel TLS with splice (ktls = \"%s\")",
-			   k->mode == CFG_KTLS_ON ? "on" : "auto");
-		return 0;
-	}
-	if (k->mode == CFG_KTLS_ON)
+	if (log_setup(cfg->log_level, cfg->log_target, cfg->log_file) < 0)
 		return -1;
-	log_notice("data path: userspace TLS; kernel TLS unavailable: %s", k->why);
+	/* Workers run as the user and must reopen the file on SIGUSR1. */
+	if (cfg->log_file && cfg->user &&
+	    chown(cfg->log_file, cfg->uid, cfg->gid) < 0)
+		log_warn("log file %s: chown to %s: %s", cfg->log_file,
+			 cfg->user, strerror(errno));
 	return 0;
 }
 
-/** @brief Every connection holds two sockets (and, on the kernel path,
- *  two pipes): take the whole file-descriptor allowance. */
-static void master_raise_nofile(void)
+/** @brief SIGHUP: all or nothing. The running generation is kept as it
+ *  is unless the whole new config, its keys and its listeners load. */
+static void master_reload(struct master *m)
 {
-	struct rlimit rl;
+	struct master_gen *old = m->gens, *g;
+	struct cfg cfg;
+	struct tunnel *tunnels;
+	char err[CFG_ERRLEN];
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (!old->cfg.path) {
+		log_notice("SIGHUP: no config file to read again (command-line tunnel); nothing changed");
+		return;
 	}
+	master_notify("RELOADING=1");
+	log_notice("SIGHUP: reading %s again", old->cfg.path);
+	if (cfg_load(&cfg, old->cfg.path, err, sizeof err) < 0) {
+		log_err("reload failed, still running the previous configuration: %s", err);
+		goto out;
+	}
+	if (master_load_tunnels(&cfg, &tunnels, err, sizeof err) < 0) {
+		log_err("reload failed, still running the previous configuration: %s", err);
+		cfg_free(&cfg);
+		goto out;
+	}
+	g = master_gen_new(m, &cfg, tunnels, err, sizeof err);
+	if (!g) {
+		log_err("reload failed, still running the previous configuration: %s", err);
+		goto out;
+	}
+	if (g->cfg.log_target != old->cfg.log_target ||
+	    g->cfg.log_level != old->cfg.log_level ||
+	    (g->cfg.log_file && (!old->cfg.log_file ||
+				 strcmp(g->cfg.log_file, old->cfg.log_file))))
+		if (master_log_setup(&g->cfg) < 0)
+			log_err("log_target %s: %s; logging stays where it was",
+				g->cfg.log_file, strerror(errno));
+	g->next = old;
+	m->gens = g;
+	master_log_tunnels(g);
+	master_gen_drain(old);
+	log_notice("configuration reloaded: generation %d with %zu tunnel%s; generation %d drains",
+		   g->id, g->cfg.ntunnels, g->cfg.ntunnels == 1 ? "" : "s",
+		   old->id);
+out:
+	master_notify("READY=1");
 }
 
-int master_run(const struct cfg *cfg, struct tunnel *tunnels, int detach,
-	       void (*on_listening)(const struct cfg *cfg))
+/** @brief Fork the workers that should be running; when is the next
+ *  re-fork due (UINT64_MAX: none)? */
+static uint64_t master_spawn_due(struct master *m, uint64_t now)
 {
-	struct master_slot *slots;
-	sigset_t blocked;
-	int sfd, n = cfg->workers, rc = 0;
-	char err[256];
-	struct worker_ktls ktls = { .mode = cfg->ktls };
+	struct master_gen *g = m->gens;
+	uint64_t next = UINT64_MAX;
 
-	if (master_ktls_policy(&ktls) < 0) {
-		master_fail(cfg, "daemon.ktls = \"on\" but %s", ktls.why);
-		return 1;
-	}
-	master_raise_nofile();
-
-	if (master_listen(cfg, tunnels, err, sizeof err) < 0) {
-		master_fail(cfg, "%s", err);
-		return 1;
-	}
-	if (on_listening)
-		on_listening(cfg);
-	if (detach ? master_detach(cfg) < 0 : master_write_pid(cfg->pid_file) < 0) {
-		log_err("cannot start: %s", strerror(errno));
-		return 1;
-	}
-	slots = calloc(n, sizeof *slots);
-	if (!slots)
-		return 1;
-	sigemptyset(&blocked);
-	for (int s = 0, sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
-				   SIGUSR1, SIGUSR2, 0 }; sigs[s]; s++)
-		sigaddset(&blocked, sigs[s]);
-	sigprocmask(SIG_BLOCK, &blocked, NULL);
-	sfd = signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0) {
-		log_err("signalfd: %s", strerror(errno));
-		free(slots);
-		return 1;
-	}
-	for (;;) {
-		uint64_t now = timer_now_ms(), next = UINT64_MAX;
-		struct signalfd_siginfo si;
-		struct pollfd pfd = { sfd, POLLIN, 0 };
-		int stop = 0;
-
-		for (int i = 0; i < n; i++) {
-			struct master_slot *s = &slots[i];
-			if (s->pid)
-				continue;
-			if (s->respawn_at > now) {
-				if (s->respawn_at < next)
-					next = s->respawn_at;
-				continue;
-			}
-			s->pid = master_spawn(tunnels, cfg->ntunnels, i + 1,
-					      &blocked, sfd, &ktls);
-			s->started = now;
-			if (s->pid < 0) {
-				log_err("fork: %s", strerror(errno));
-				s->pid = 0;
-				s->respawn_at = now + 1000;
-				next = s->respawn_at;
-			}
+	for (int i = 0; i < g->nslots && !m->stopping; i++) {
+		struct master_slot *s = &g->slots[i];
+		if (s->pid)
+			continue;
+		if (s->respawn_at > now) {
+			next = s->respawn_at < next ? s->respawn_at : next;
+			continue;
 		}
-		poll(&pfd, 1, next == UINT64_MAX ? -1 : (int)(next - now));
-		while (read(sfd, &si, sizeof si) == sizeof si) {
-			switch (si.ssi_signo) {
-			case SIGTERM:
-			case SIGINT:
-			case SIGQUIT:
-				stop = si.ssi_signo;
-				break;
-			case SIGHUP:
-				log_notice("SIGHUP: reloading is not supported yet; nothing changed");
-				break;
-			default:
-				break;
-			}
+		s->pid = master_spawn(m, g, i + 1);
+		s->started = now;
+		if (s->pid < 0) {
+			log_err("fork: %s", strerror(errno));
+			s->pid = 0;
+			s->respawn_at = now + 1000;
+			next = s->respawn_at < next ? s->respawn_at : next;
 		}
-		master_reap_all(slots, n, 0);
-		if (stop) {
-			log_notice("%s: stopping", strsignal(stop));
-			master_stop(slots, n, sfd,
-				    stop == SIGQUIT ? SIGKILL : SIGTERM);
+	}
+	return next;
+}
+
+/** @brief Free drained generations; KILL workers past their deadline. */
+static uint64_t master_tend_drains(struct master *m, uint64_t now)
+{
+	struct master_gen **pp = &m->gens->next;
+	uint64_t next = UINT64_MAX;
+
+	while (*pp) {
+		struct master_gen *g = *pp;
+		if (!master_gen_running(g)) {
+			log_info("generation %d finished draining", g->id);
+			*pp = g->next;
+			master_gen_free(g);
+			continue;
+		}
+		if (now >= g->kill_at) {
+			log_warn("generation %d: drain_timeout passed; killing its workers",
+				 g->id);
+			master_gen_signal(g, SIGKILL);
+			g->kill_at = now + MASTER_KILL_GRACE_MS;
+		}
+		next = g->kill_at < next ? g->kill_at : next;
+		pp = &g->next;
+	}
+	return next;
+}
+
+static void master_signals(struct master *m, int *reload)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(m->sfd, &si, sizeof si) == sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (m->stopping)
+				break;
+			log_notice("%s: stopping; connections may finish (drain_timeout %d s)",
+				   strsignal(si.ssi_signo), m->gens->cfg.drain_timeout);
+			master_notify("STOPPING=1");
+			m->stopping = 1;
+			master_gen_drain(m->gens);
+			break;
+		case SIGQUIT:
+			log_notice("SIGQUIT: stopping now");
+			master_notify("STOPPING=1");
+			m->stopping = 1;
+			for (struct master_gen *g = m->gens; g; g = g->next) {
+				master_gen_signal(g, SIGKILL);
+				g->draining = 1;
+				g->kill_at = timer_now_ms() + MASTER_KILL_GRACE_MS;
+			}
+			break;
+		case SIGHUP:
+			*reload = !m->stopping;
+			break;
+		case SIGUSR1:
+			if (log_reopen() < 0)
+				log_err("SIGUSR1: reopening the log file: %s",
+					strerror(errno));
+			for (struct master_gen *g = m->gens; g; g = g->next)
+				master_gen_signal(g, SIGUSR1);
+			break;
+		default:
 			break;
 		}
 	}
-	if (cfg->pid_file)
-		unlink(cfg->pid_file);
-	close(sfd);
-	free(slots);
-	return rc;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		master_reaped(m, pid, status);
+}
+
+/** @brief Supervise until stopped and every worker is gone. */
+static void master_loop(struct master *m)
+{
+	for (;;) {
+		uint64_t now = timer_now_ms();
+		uint64_t next = master_spawn_due(m, now);
+		uint64_t drains = master_tend_drains(m, now);
+		struct pollfd pfd = { m->sfd, POLLIN, 0 };
+		int reload = 0;
+
+		if (m->stopping && !m->gens->next && !master_gen_running(m->gens))
+			return;
+		if (m->stopping && now >= m->gens->kill_at) {
+			master_gen_signal(m->gens, SIGKILL);
+			m->gens->kill_at = now + MASTER_KILL_GRACE_MS;
+		}
+		if (m->stopping && m->gens->kill_at < next)
+			next = m->gens->kill_at;
+		next = drains < next ? drains : next;
+		poll(&pfd, 1, next == UINT64_MAX ? -1 :
+		     (int)(next > now ? next - now : 0));
+		master_signals(m, &reload);
+		if (reload)
+			master_reload(m);
+	}
+}
+
+int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
+	       void (*on_listening)(const struct cfg *cfg))
+{
+	struct master m = { .sfd = -1 };
+	char err[CFG_ERRLEN];
+	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
+		       SIGUSR2, 0 };
+	const char *pid_file;
+
+	if (master_log_setup(cfg) < 0) {
+		fprintf(stderr, "ssltunneld: log_target %s: %s\n", cfg->log_file,
+			strerror(errno));
+		return 1;
+	}
+	master_raise_nofile();
+	m.gens = master_gen_new(&m, cfg, tunnels, err, sizeof err);
+	if (!m.gens) {
+		/* @cfg moved into the failed generation, which is freed. */
+		fprintf(stderr, "ssltunneld: %s\n", err);
+		if (log_enabled(LOG_ERR))
+			log_err("%s", err);
+		return 1;
+	}
+	master_log_tunnels(m.gens);
+	if (on_listening)
+		on_listening(&m.gens->cfg);
+	if (detach ? master_detach(&m.gens->cfg) < 0 :
+	    master_write_pid(m.gens->cfg.pid_file) < 0) {
+		master_fail(&m.gens->cfg, "cannot start: pid_file %s: %s",
+			    m.gens->cfg.pid_file, strerror(errno));
+		master_gen_free(m.gens);
+		return 1;
+	}
+	sigemptyset(&m.blocked);
+	for (int i = 0; sigs[i]; i++)
+		sigaddset(&m.blocked, sigs[i]);
+	sigprocmask(SIG_BLOCK, &m.blocked, NULL);
+	m.sfd = signalfd(-1, &m.blocked, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (m.sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		master_gen_free(m.gens);
+		return 1;
+	}
+	master_notify("READY=1");
+	master_loop(&m);
+	log_notice("all workers stopped; exiting");
+	pid_file = m.gens->cfg.pid_file;
+	if (pid_file)
+		unlink(pid_file);
+	while (m.gens) {
+		struct master_gen *g = m.gens;
+		m.gens = g->next;
+		master_gen_free(g);
+	}
+	close(m.sfd);
+	return 0;
 }

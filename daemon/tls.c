@@ -133,7 +133,8 @@ void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 			snprintf(buf, len, "certificate rejected: %s",
 				 out.data ? (char *)out.data : "verification failed");
 		gnutls_free(out.data);
-	} else if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND) {
+	} else if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+		   rc == GNUTLS_E_CERTIFICATE_REQUIRED) {
 		snprintf(buf, len, "peer sent no certificate");
 	} else if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 		   rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,17 +139,87 @@ static void worker_reap(struct worker *w)
 	w->dead = keep;
 }
 
+/** @brief Stop accepting: the listeners belong to the next generation
+ *  (or to nobody) now. The epoll entry goes with an explicit DEL, since
+ *  other processes still hold the same socket open. */
+static void worker_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = 1;
+	w->drain_deadline = timer_now_ms() + 1000ULL * w->drain_timeout;
+	for (size_t i = 0; i < w->ntunnels; i++)
+		for (int j = 0; j < w->tunnels[i].nlisteners; j++) {
+			struct listener *l = &w->tunnels[i].listeners[j];
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, l->fd, NULL);
+			close(l->fd);
+			l->fd = -1;
+		}
+	log_info("worker %d: draining %zu connection%s", w->id, w->nconns,
+		 w->nconns == 1 ? "" : "s");
+}
+
+static void worker_signals(struct worker *w, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			worker_drain(w);
+		else if (si.ssi_signo == SIGUSR1 && log_reopen() < 0)
+			log_err("worker %d: reopening the log file: %s", w->id,
+				strerror(errno));
+	}
+}
+
+/** @brief While draining: done when the last connection is, or when
+ *  drain_timeout says so. */
+static void worker_check_drained(struct worker *w)
+{
+	if (!w->draining)
+		return;
+	if (w->nconns == 0) {
+		log_info("worker %d: drained", w->id);
+		exit(0);
+	}
+	if (timer_now_ms() >= w->drain_deadline) {
+		log_notice("worker %d: drain_timeout passed; closing %zu connection%s",
+			   w->id, w->nconns, w->nconns == 1 ? "" : "s");
+		exit(0);
+	}
+}
+
+static int worker_timeout(const struct worker *w)
+{
+	uint64_t now = timer_now_ms();
+	int t = w->ready ? 0 : timer_wait_ms(&w->timers, now);
+
+	if (w->draining) {
+		int d = w->drain_deadline > now ?
+			(int)(w->drain_deadline - now) : 0;
+		if (t < 0 || d < t)
+			t = d;
+	}
+	return t;
+}
+
 void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls)
+		const struct worker_ktls *ktls, int drain_timeout,
+		const sigset_t *sigs)
 {
 	struct worker w = { .tunnels = tunnels, .ntunnels = ntunnels,
-			    .ktls = ktls };
+			    .ktls = ktls, .id = id,
+			    .drain_timeout = drain_timeout };
 	struct epoll_event evs[WORKER_EVENTS];
+	struct { int kind; int fd; } sig = { EV_SIGNAL, -1 };
 
 	signal(SIGPIPE, SIG_IGN);
 	w.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w.ep < 0) {
-		log_err("worker %d: epoll: %s", id, strerror(errno));
+	sig.fd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sig };
+	if (w.ep < 0 || sig.fd < 0 ||
+	    epoll_ctl(w.ep, EPOLL_CTL_ADD, sig.fd, &sev) < 0) {
+		log_err("worker %d: epoll/signalfd: %s", id, strerror(errno));
 		exit(1);
 	}
 	for (size_t i = 0; i < ntunnels; i++)
@@ -167,9 +238,7 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 	log_info("worker %d started (pid %d)", id, (int)getpid());
 
 	for (;;) {
-		int timeout = w.ready ? 0 :
-			timer_wait_ms(&w.timers, timer_now_ms());
-		int n = epoll_wait(w.ep, evs, WORKER_EVENTS, timeout);
+		int n = epoll_wait(w.ep, evs, WORKER_EVENTS, worker_timeout(&w));
 
 		if (n < 0 && errno != EINTR) {
 			log_err("worker %d: epoll_wait: %s", id, strerror(errno));
@@ -179,11 +248,14 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 			int kind = *(int *)evs[i].data.ptr;
 			if (kind == EV_LISTENER)
 				worker_accept(&w, evs[i].data.ptr);
+			else if (kind == EV_SIGNAL)
+				worker_signals(&w, sig.fd);
 			else
 				conn_event(evs[i].data.ptr, evs[i].events);
 		}
 		worker_run_ready(&w);
 		worker_run_timers(&w);
 		worker_reap(&w);
+		worker_check_drained(&w);
 	}
 }

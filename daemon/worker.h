@@ -2,6 +2,7 @@
 #ifndef SSLTUNNEL_WORKER_H
 #define SSLTUNNEL_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "timer.h"
@@ -31,11 +32,18 @@ struct worker {
 	int pipes[64][2];		/* idle empty pipes kept for reuse */
 	int npipes;
 	const struct worker_ktls *ktls;
+	int id;
+	int drain_timeout;		/* seconds */
+	int draining;
+	uint64_t drain_deadline;
 };
 
-/** @brief Serve the tunnels' listeners until killed; never returns. */
+/** @brief Serve the tunnels' listeners; on SIGTERM stop accepting and
+ *  exit once the connections are done or @drain_timeout seconds passed.
+ *  @sigs are blocked and read through a signalfd. Never returns. */
 void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls);
+		const struct worker_ktls *ktls, int drain_timeout,
+		const sigset_t *sigs);
 
 /** @brief A relay buffer (RELAY_BUF_SIZE), from the pool if one is idle. */
 unsigned char *worker_buf_get(struct worker *w);

@@ -1,0 +1,124 @@
+# shellcheck shell=bash
+# scripts/lib.sh - shared by scripts/test and scripts/demo: install what is
+# missing from Debian's packages, then build out of tree in build/.
+#
+# Sourced, not run. Expects `set -euo pipefail` in the caller. The
+# functions return 1 on failure (and say why on stderr) instead of relying
+# on set -e, which bash ignores inside `if` conditions.
+# Environment:
+#   BUILD_DIR        build folder (default: <repo>/build)
+#   CONFIGURE_FLAGS  extra ./configure arguments (default: --enable-werror)
+
+ST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ST_ROOT/build}
+CONFIGURE_FLAGS=${CONFIGURE_FLAGS:---enable-werror}
+
+st_log() { printf '==> %s\n' "$*" >&2; }
+st_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# What the build, the tests and the demo use, as "probe:package" pairs.
+# A probe is a command name, or "pc:MODULE" for a pkg-config module.
+ST_DEPS=(
+	autoconf:autoconf
+	automake:automake
+	pkg-config:pkg-config
+	gcc:gcc
+	make:make
+	pc:gnutls:libgnutls28-dev
+	pc:libconfig:libconfig-dev
+	pc:check:check
+	pc:libsystemd:libsystemd-dev
+	file:/usr/include/linux/tls.h:linux-libc-dev
+	certtool:gnutls-bin
+	gnutls-cli:gnutls-bin
+	openssl:openssl
+	stunnel4:stunnel4
+	socat:socat
+	curl:curl
+	pgrep:procps
+	ss:iproute2
+	timeout:coreutils
+	sha256sum:coreutils
+)
+
+# Run a command as root: directly, or through sudo when we are not root.
+st_as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo -n "$@" || sudo "$@"
+	else
+		st_die "need root to run: $* (not root and no sudo)"
+	fi
+}
+
+# True when the probe (see ST_DEPS) is satisfied.
+st_have() {
+	case $1 in
+	pc:*)	command -v pkg-config >/dev/null 2>&1 &&
+			pkg-config --exists "${1#pc:}" ;;
+	file:*)	test -e "${1#file:}" ;;
+	*)	command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
+
+# Install, with apt-get, the packages whose probe fails. Does nothing (and
+# never calls apt-get) when everything is there already.
+st_install_deps() {
+	local dep probe pkg missing=()
+
+	for dep in "${ST_DEPS[@]}"; do
+		pkg=${dep##*:}
+		probe=${dep%:*}
+		# pkg-config modules can only be probed once pkg-config exists;
+		# the second pass below catches them.
+		st_have "$probe" && continue
+		case " ${missing[*]-} " in *" $pkg "*) continue ;; esac
+		missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+
+	if ! command -v apt-get >/dev/null 2>&1; then
+		st_log "missing ${missing[*]} and no apt-get to install them"
+		return 1
+	fi
+	st_log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	st_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+		</dev/null || return 1
+	st_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" </dev/null || return 1
+
+	for dep in "${ST_DEPS[@]}"; do
+		if ! st_have "${dep%:*}"; then
+			st_log "still missing ${dep%:*} after installing ${dep##*:}"
+			return 1
+		fi
+	done
+}
+
+# autoreconf in the source tree, configure in $BUILD_DIR. With "fresh" as
+# $1 both always run; otherwise only when the build folder has no Makefile
+# yet (make re-runs the autotools itself when their inputs change).
+st_configure() {
+	if [ "${1-}" != fresh ] && [ -f "$BUILD_DIR/Makefile" ]; then
+		return 0
+	fi
+	if [ -f "$ST_ROOT/config.status" ]; then
+		st_log "$ST_ROOT was configured in place; run 'make distclean' there first (builds go to $BUILD_DIR)"
+		return 1
+	fi
+	st_log "autoreconf -fi"
+	# git keeps no empty folders, and aclocal wants the m4 folder
+	# that configure.ac names.
+	mkdir -p "$ST_ROOT/m4" || return 1
+	(cd "$ST_ROOT" && autoreconf -fi) || return 1
+	st_log "configure in $BUILD_DIR"
+	mkdir -p "$BUILD_DIR" || return 1
+	# shellcheck disable=SC2086 # CONFIGURE_FLAGS is a word list
+	(cd "$BUILD_DIR" && "$ST_ROOT/configure" $CONFIGURE_FLAGS) || return 1
+}
+
+st_make() {
+	make -C "$BUILD_DIR" -j"$(nproc)" "$@"
+}

@@ -54,6 +54,7 @@ static const struct option main_long[] = {
 	{ "keep-alive", required_argument, NULL, OPT_KEEP_ALIVE },
 	{ "log_level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "list-settings", no_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -80,6 +81,11 @@ int main(int argc, char **argv)
 		case 'f': foreground = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ssltunneld %s\n", PACKAGE_VERSION); return 0;
+		case 'L':
+			/* For the man page check: what the parser accepts. */
+			for (const char *const *n = cfg_setting_names(); *n; n++)
+				printf("%s\n", *n);
+			return 0;
 		case 'r': seed.role = optarg; seed_mode = 1; break;
 		case OPT_PROXY_PORT: seed.proxy_port = optarg; seed_mode = 1; break;
 		case OPT_SERVER_PORT: seed.server_port = optarg; seed_mode = 1; break;

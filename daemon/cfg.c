@@ -344,6 +344,46 @@ static int cfg_apply_target(struct cfg_ctx *x, const config_setting_t *s,
 	return cfg_set_str(&c->log_file, v);
 }
 
+/** @brief A set of words as bits: [ "AES-128-GCM", ... ]. */
+static int cfg_apply_bits(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj)
+{
+	unsigned *bits = (unsigned *)((char *)obj + d->off), v = 0;
+	int single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = single ? 1 : config_setting_length(s);
+	char expect[128] = "";
+
+	for (int i = 0; d->words[i]; i++) {
+		size_t l = strlen(expect);
+		snprintf(expect + l, sizeof expect - l, "%s\"%s\"", i ? ", " : "",
+			 d->words[i]);
+	}
+	if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return cfg_fail(x, s, d->name, "expected a list of %s, got %s",
+				expect, cfg_type_name(s));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = single ? s : config_setting_get_elem(s, i);
+		const char *w = config_setting_type(e) == CONFIG_TYPE_STRING ?
+			config_setting_get_string(e) : "";
+		int k;
+		for (k = 0; d->words[k] && strcmp(w, d->words[k]); k++)
+			;
+		if (!d->words[k])
+			return cfg_fail(x, e, d->name, "expected a list of %s, got \"%s\"",
+					expect, w);
+		v |= 1u << k;
+	}
+	if (!v)
+		return cfg_fail(x, s, d->name, "expected at least one of %s", expect);
+	*bits = v;
+	return 0;
+}
+
+static const char *const cfg_cipher_words[] = {
+	"AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", NULL };
+static const char *const cfg_version_words[] = { "1.2", "1.3", NULL };
+
 static const char *const cfg_role_words[] = { "client", "server", NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
 
@@ -361,6 +401,8 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "allow_dns", cfg_apply_strlist, T(allow_dns), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "allow_uri", cfg_apply_strlist, T(allow_uri), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "pin_sha256", cfg_apply_pins, T(pin_sha256), 0, 0, NULL, -1 },
+	{ "ciphers", cfg_apply_bits, T(ciphers), 0, 0, cfg_cipher_words, -1 },
+	{ "tls_versions", cfg_apply_bits, T(versions), 0, 0, cfg_version_words, -1 },
 	{ "handshake_timeout", cfg_apply_int, T(handshake_timeout), 1, 3600, NULL, -1 },
 	{ "connect_timeout", cfg_apply_int, T(connect_timeout), 1, 3600, NULL, -1 },
 	{ "keepalive", cfg_apply_keepalive, T(keepalive), 0, 0, NULL, -1 },
@@ -419,6 +461,8 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t)
 {
 	memset(t, 0, sizeof *t);
 	t->role = -1;
+	t->ciphers = CFG_CIPHER_AES128 | CFG_CIPHER_AES256 | CFG_CIPHER_CHACHA;
+	t->versions = CFG_TLS12 | CFG_TLS13;
 	t->handshake_timeout = 10;
 	t->connect_timeout = 10;
 	t->keepalive.idle = 30;

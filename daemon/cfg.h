@@ -14,6 +14,13 @@
 enum cfg_role { CFG_ROLE_CLIENT, CFG_ROLE_SERVER };
 enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
 
+/* The AEAD ciphers the kernel can take over, and the TLS versions. */
+#define CFG_CIPHER_AES128 1u
+#define CFG_CIPHER_AES256 2u
+#define CFG_CIPHER_CHACHA 4u
+#define CFG_TLS12 1u
+#define CFG_TLS13 2u
+
 struct cfg_strlist {
 	char **v;
 	size_t n;
@@ -31,6 +38,8 @@ struct cfg_tunnel {
 	struct cfg_strlist allow_cn, allow_dns, allow_uri, pin_sha256;
 	unsigned char (*pins)[32];	/* pin_sha256 decoded */
 	size_t npins;
+	unsigned ciphers;		/* CFG_CIPHER_* bits */
+	unsigned versions;		/* CFG_TLS1_* bits */
 	int handshake_timeout;		/* seconds */
 	int connect_timeout;		/* seconds */
 	struct net_keepalive keepalive;	/* on the TLS leg */

@@ -12,16 +12,25 @@
 
 #include "tls.h"
 
-/* TLS 1.2 and 1.3 only, and among ciphers the AEADs the kernel can take
- * over later (AES-GCM, ChaCha20-Poly1305). */
-#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
-	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
-	"-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+/** @brief The GnuTLS priority string for a tunnel: TLS 1.2 and/or 1.3,
+ *  and only AEAD ciphers the kernel can take over (AES-GCM, ChaCha20). */
+static void tls_priority_string(const struct cfg_tunnel *t, char *buf,
+				size_t len)
+{
+	snprintf(buf, len, "NORMAL:-VERS-ALL%s%s:-CIPHER-ALL%s%s%s:"
+		 "-MAC-ALL:+AEAD:%%SERVER_PRECEDENCE",
+		 t->versions & CFG_TLS13 ? ":+VERS-TLS1.3" : "",
+		 t->versions & CFG_TLS12 ? ":+VERS-TLS1.2" : "",
+		 t->ciphers & CFG_CIPHER_AES128 ? ":+AES-128-GCM" : "",
+		 t->ciphers & CFG_CIPHER_AES256 ? ":+AES-256-GCM" : "",
+		 t->ciphers & CFG_CIPHER_CHACHA ? ":+CHACHA20-POLY1305" : "");
+}
 
 int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 		 char *err, size_t errlen)
 {
 	const char *pos;
+	char prio[256];
 	int rc;
 
 	memset(ctx, 0, sizeof *ctx);
@@ -46,7 +55,8 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 			 gnutls_strerror(rc));
 		goto err;
 	}
-	rc = gnutls_priority_init(&ctx->prio, TLS_PRIORITY, &pos);
+	tls_priority_string(t, prio, sizeof prio);
+	rc = gnutls_priority_init(&ctx->prio, prio, &pos);
 	if (rc < 0)
 		goto gnutls_err;
 	return 0;

@@ -23,6 +23,7 @@
 
 /* Where parsing is, for error messages. */
 struct cfg_ctx {
+	const char *file;	/* the config file, when a setting can't say */
 	const char *dir;	/* folder of the config file, for relative paths */
 	char *err;
 	size_t errlen;
@@ -54,12 +55,17 @@ static int cfg_fail(struct cfg_ctx *x, const config_setting_t *s,
 	va_list ap;
 	const char *file = s ? config_setting_source_file(s) : NULL;
 
+	int line = s ? config_setting_source_line(s) : 0;
+	char at[16] = "";
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(x->err, x->errlen, "%s:%d: %s%s%s: %s",
-		 file ? file : "(config)", s ? config_setting_source_line(s) : 0,
-		 x->where, setting ? "." : "", setting ? setting : "", msg);
+	if (line > 0)
+		snprintf(at, sizeof at, ":%d", line);
+	snprintf(x->err, x->errlen, "%s%s: %s%s%s: %s",
+		 file ? file : x->file, at, x->where,
+		 setting && x->where[0] ? "." : "", setting ? setting : "", msg);
 	return -1;
 }
 
@@ -121,6 +127,17 @@ static int cfg_apply_string(struct cfg_ctx *x, const config_setting_t *s,
 	return cfg_set_str(cfg_field_str(obj, d), v);
 }
 
+/** @brief Tunnel names go into every log line: keep them plain. */
+static int cfg_name_ok(const char *v)
+{
+	if (!*v || strlen(v) > 64)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return 0;
+	return 1;
+}
+
 static int cfg_apply_name(struct cfg_ctx *x, const config_setting_t *s,
 			  const struct cfg_setting *d, void *obj)
 {
@@ -128,12 +145,9 @@ static int cfg_apply_name(struct cfg_ctx *x, const config_setting_t *s,
 
 	if (cfg_get_string(x, s, d, &v) < 0)
 		return -1;
-	for (const char *p = v; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
-			return cfg_fail(x, s, d->name,
-					"expected letters, digits, '.', '_' or '-', got \"%s\"", v);
-	if (strlen(v) > 64)
-		return cfg_fail(x, s, d->name, "expected at most 64 characters");
+	if (!cfg_name_ok(v))
+		return cfg_fail(x, s, d->name,
+				"expected at most 64 letters, digits, '.', '_' or '-', got \"%s\"", v);
 	return cfg_set_str(cfg_field_str(obj, d), v);
 }
 
@@ -211,14 +225,14 @@ static int cfg_apply_level(struct cfg_ctx *x, const config_setting_t *s,
 	const char *v;
 	int l;
 
-	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
-	    (l = log_level_parse(v = config_setting_get_string(s))) < 0)
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return cfg_fail(x, s, d->name,
-				"expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\"%s%s%s",
-				config_setting_type(s) == CONFIG_TYPE_STRING ? ", got \"" : "",
-				config_setting_type(s) == CONFIG_TYPE_STRING ?
-					config_setting_get_string(s) : "",
-				config_setting_type(s) == CONFIG_TYPE_STRING ? "\"" : "");
+				"expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\", got %s",
+				cfg_type_name(s));
+	if ((l = log_level_parse(v = config_setting_get_string(s))) < 0)
+		return cfg_fail(x, s, d->name,
+				"expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\", got \"%s\"",
+				v);
 	*cfg_field_int(obj, d) = l;
 	return 0;
 }
@@ -619,6 +633,7 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 		{ "ca_file", offsetof(struct cfg_tunnel, ca_file) },
 	};
 
+	snprintf(x->where, sizeof x->where, "tunnels[%d]", index);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return cfg_fail(x, g, NULL,
 				"expected each tunnel as a group { name = ...; role = ...; }, got %s",
@@ -626,7 +641,7 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 	if (cfg_tunnel_copy(t, tmpl) < 0)
 		return -1;
 	t->line = config_setting_source_line(g);
-	if (config_setting_lookup_string(g, "name", &name) && *name)
+	if (config_setting_lookup_string(g, "name", &name) && cfg_name_ok(name))
 		snprintf(x->where, sizeof x->where, "tunnel %s", name);
 	else
 		snprintf(x->where, sizeof x->where, "tunnels[%d]", index);
@@ -643,6 +658,12 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 					cfg_role_words[t->role]);
 	if (cfg_check_role(x, g, t) < 0)
 		return -1;
+	if (t->role == CFG_ROLE_CLIENT) {
+		/* Allow lists in defaults are for the server tunnels. */
+		cfg_strlist_free(&t->allow_cn);
+		cfg_strlist_free(&t->allow_dns);
+		cfg_strlist_free(&t->allow_uri);
+	}
 	if (cfg_tunnel_finish(t, e, sizeof e) < 0) {
 		const char *setting = strncmp(e, "listen", 6) == 0 ? "listen" : "connect";
 		const config_setting_t *s = config_setting_get_member(g, setting);
@@ -798,8 +819,18 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
+	{
+		struct stat st;
+		if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 strerror(EISDIR));
+			free(abs);
+			return -1;
+		}
+	}
 	dir = cfg_dirname(abs);
 	x.dir = dir;
+	x.file = abs;
 	config_init(&lc);
 	config_set_include_dir(&lc, dir);
 	if (!config_read_file(&lc, abs)) {

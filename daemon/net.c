@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -48,7 +49,7 @@ int net_split_hostport(const char *s, char **host, char **port,
 	const char *p = colon + 1;
 	char *end;
 	long v = strtol(p, &end, 10);
-	if (!*p || *end || v < 1 || v > 65535 || *p == '+' || *p == '-') {
+	if (!isdigit((unsigned char)*p) || *end || v < 1 || v > 65535) {
 		snprintf(err, errlen, "port must be a number from 1 to 65535, got \"%s\"", p);
 		return -1;
 	}

@@ -295,6 +295,15 @@ int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
 	if (nlists == 0)
 		return 1;	/* no list: the chain to ca_file is enough */
 
+	if (nlists == 1 && strcmp(only, "pin_sha256") == 0) {
+		char hex[65];
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", id->spki_sha256[i]);
+		tls_identity_name(id, who, sizeof who);
+		snprintf(reason, len, "public key %s of %s is not in pin_sha256",
+			 id->have_spki ? hex : "(unreadable)", who);
+		return 0;
+	}
 	if (nlists == 1 && strcmp(only, "allow_dns") == 0 && id->ndns)
 		snprintf(who, sizeof who, "DNS=%s", id->dns[0]);
 	else if (nlists == 1 && strcmp(only, "allow_uri") == 0 && id->nuri)

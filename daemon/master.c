@@ -93,7 +93,8 @@ void master_free_tunnels(struct tunnel *t, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		tls_ctx_free(&t[i].tls);
 		for (int j = 0; j < t[i].nlisteners; j++)
-			close(t[i].listeners[j].fd);
+			if (t[i].listeners[j].fd >= 0)
+				close(t[i].listeners[j].fd);
 	}
 	free(t);
 }
@@ -306,7 +307,8 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		if (o != g)
 			for (size_t i = 0; i < o->cfg.ntunnels; i++)
 				for (int j = 0; j < o->tunnels[i].nlisteners; j++)
-					close(o->tunnels[i].listeners[j].fd);
+					if (o->tunnels[i].listeners[j].fd >= 0)
+						close(o->tunnels[i].listeners[j].fd);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&m->blocked, s))
 			signal(s, SIG_DFL);
@@ -375,6 +377,14 @@ static void master_gen_free(struct master_gen *g)
 /** @brief A generation stops accepting and finishes its connections. */
 static void master_gen_drain(struct master_gen *g)
 {
+	/* The master's copies too: a listener nobody accepts on must refuse
+	 * connections, not queue them. Kept addresses live on as the new
+	 * generation's duplicates. */
+	for (size_t i = 0; i < g->cfg.ntunnels; i++)
+		for (int j = 0; j < g->tunnels[i].nlisteners; j++) {
+			close(g->tunnels[i].listeners[j].fd);
+			g->tunnels[i].listeners[j].fd = -1;
+		}
 	g->draining = 1;
 	g->kill_at = timer_now_ms() + 1000ULL * g->cfg.drain_timeout +
 		MASTER_KILL_GRACE_MS;
@@ -393,7 +403,6 @@ static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	g->id = ++m->next_gen;
 	g->cfg = *cfg;
 	g->tunnels = tunnels;
 	g->nslots = cfg->workers;
@@ -408,6 +417,7 @@ static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 	}
 	if (master_listen(g, m->gens, err, errlen) < 0)
 		goto fail;
+	g->id = ++m->next_gen;
 	return g;
 fail:
 	master_gen_free(g);

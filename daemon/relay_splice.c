@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "ktls.h"
+#include "log.h"
 #include "relay.h"
 #include "worker.h"
 
@@ -32,13 +33,16 @@ enum dir_step { DIR_MOVED, DIR_BLOCKED, DIR_FINISHED, DIR_FAILED, DIR_YIELD };
 static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
 				   int dst_tls)
 {
-	if (dst_tls && ktls_send_close_notify(c->tls.fd) < 0) {
-		if (errno == EAGAIN) {
+	if (dst_tls) {
+		if (ktls_send_close_notify(c->tls.fd) == 0) {
+			log_debug("tunnel %s: %s: sent close_notify",
+				  c->t->cfg->name, c->peer);
+		} else if (errno == EAGAIN) {
 			d->wait = EPOLLOUT;
 			d->wait_tls = 1;
 			return DIR_BLOCKED;
 		}
-		/* The FIN below still ends the direction. */
+		/* Failed or not, the FIN below ends the direction. */
 	}
 	shutdown(dst_tls ? c->tls.fd : c->plain.fd, SHUT_WR);
 	d->shut = 1;
@@ -57,6 +61,8 @@ static enum dir_step splice_control(struct conn *c, struct relay_dir *d)
 	case KTLS_CTL_SKIPPED:
 		return DIR_MOVED;
 	case KTLS_CTL_CLOSE_NOTIFY:
+		log_debug("tunnel %s: %s: received close_notify", c->t->cfg->name,
+			  c->peer);
 		d->eof = 1;
 		return DIR_MOVED;
 	case KTLS_CTL_FATAL:

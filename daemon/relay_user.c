@@ -51,6 +51,9 @@ static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
 		d->wait_tls = 1;
 		return DIR_BLOCKED;
 	}
+	if (rc == 0)
+		log_debug("tunnel %s: %s: sent close_notify", c->t->cfg->name,
+			  c->peer);
 	/* A failed close_notify still ends the direction with a FIN. */
 	shutdown(c->tls.fd, SHUT_WR);
 	d->shut = 1;
@@ -133,9 +136,9 @@ static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
 			continue;
 		}
 		if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
-			if (n != 0)
-				log_debug("tunnel %s: %s: TLS peer closed without close_notify",
-					  c->t->cfg->name, c->peer);
+			log_debug("tunnel %s: %s: %s", c->t->cfg->name, c->peer,
+				  n == 0 ? "received close_notify" :
+				  "TLS peer closed without close_notify");
 			d->eof = 1;
 			break;
 		}

@@ -6,7 +6,7 @@
 
 need_tools socat
 make_pki
-read -r BE SRV CLI <<<"$(free_ports 3)"
+pick_ports BE SRV CLI
 random_file "$T/in" 100000
 start_backend "$BE" --mode echo --count-file "$T/count"
 write_conf "$T/d.conf" \

@@ -5,7 +5,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-read -r BE SRV CLI TAKEN <<<"$(free_ports 4)"
+pick_ports BE SRV CLI TAKEN
 random_file "$T/in" 300000
 start_backend "$BE" --mode echo --count-file "$T/count"
 write_conf "$T/d.conf" \

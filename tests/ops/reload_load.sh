@@ -5,7 +5,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-read -r BE SRV CLI <<<"$(free_ports 3)"
+pick_ports BE SRV CLI
 CHUNKS=30
 random_file "$T/in" $((CHUNKS * 256 * 1024))
 random_file "$T/small" 100000

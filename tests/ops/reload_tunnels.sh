@@ -4,7 +4,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-read -r BE SRV A B <<<"$(free_ports 4)"
+pick_ports BE SRV A B
 random_file "$T/in" 200000
 start_backend "$BE" --mode echo --count-file "$T/count"
 srv=$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE")

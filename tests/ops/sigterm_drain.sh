@@ -5,7 +5,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-read -r BE SRV CLI SRV2 CLI2 <<<"$(free_ports 5)"
+pick_ports BE SRV CLI SRV2 CLI2
 random_file "$T/in" $((8 * 256 * 1024))
 start_backend "$BE" --mode echo --count-file "$T/count"
 write_conf "$T/d.conf" \

@@ -6,7 +6,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-read -r BE SRV CLI <<<"$(free_ports 3)"
+pick_ports BE SRV CLI
 start_backend "$SRV" --mode echo --count-file "$T/count-squatter"
 write_conf "$T/d.conf" \
 	"$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE")"

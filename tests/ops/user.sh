@@ -7,7 +7,7 @@
 getent passwd nobody >/dev/null || skip "no user nobody"
 GROUP=$(id -gn nobody)
 make_pki
-read -r BE SRV CLI <<<"$(free_ports 3)"
+pick_ports BE SRV CLI
 random_file "$T/in" 500000
 start_backend "$BE" --mode echo --count-file "$T/count"
 write_conf "$T/d.conf" \

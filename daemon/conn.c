@@ -230,43 +230,13 @@ static void conn_start_handshake(struct conn *c)
 		conn_reject(c, LOG_ERR, "out of memory");
 		return;
 	}
-	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd);
+	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, &c->check);
 	if (rc < 0) {
 		conn_reject(c, LOG_ERR, "TLS session: %s", gnutls_strerror(rc));
 		return;
 	}
 	conn_want(c, &c->tls, EPOLLIN);
 	conn_event(&c->tls, 0);
-}
-
-/** @brief After the chain (and name) checked out: the allow lists. */
-static int conn_authorize(struct conn *c)
-{
-	struct tls_identity id;
-	char reason[TLS_REASONLEN], desc[64];
-	int ok;
-
-	if (tls_identity_from_session(c->sess, &id) < 0) {
-		conn_reject(c, LOG_NOTICE, "peer certificate unreadable");
-		return -1;
-	}
-	ok = tls_authorize(c->t->cfg, &id, reason, sizeof reason);
-	if (id.cn[0])
-		snprintf(c->who, sizeof c->who, "CN=%s", id.cn);
-	else if (id.ndns)
-		snprintf(c->who, sizeof c->who, "DNS=%s", id.dns[0]);
-	else
-		snprintf(c->who, sizeof c->who, "peer");
-	tls_identity_free(&id);
-	if (!ok) {
-		c->t->stats.rejected++;
-		conn_reject(c, LOG_NOTICE, "%s", reason);
-		return -1;
-	}
-	tls_describe(c->sess, desc, sizeof desc);
-	log_info("tunnel %s: %s: %s authorized (%s)", c->t->cfg->name, c->peer,
-		 c->who, desc);
-	return 0;
 }
 
 static void conn_handshake(struct conn *c)
@@ -280,14 +250,23 @@ static void conn_handshake(struct conn *c)
 	}
 	if (rc < 0) {
 		char reason[TLS_REASONLEN];
-		tls_handshake_reason(c->sess, rc, reason, sizeof reason);
+		if (c->check.failed)
+			snprintf(reason, sizeof reason, "%s", c->check.reason);
+		else
+			tls_handshake_reason(c->sess, rc, reason, sizeof reason);
+		/* Tell the peer why, as far as TLS can (best effort). */
+		gnutls_alert_send_appropriate(c->sess, rc);
 		c->t->stats.rejected++;
 		conn_reject(c, LOG_NOTICE, "%s", reason);
 		return;
 	}
 	timer_cancel(&c->w->timers, &c->timer);
-	if (conn_authorize(c) < 0)
-		return;
+	{
+		char desc[64];
+		tls_describe(c->sess, desc, sizeof desc);
+		log_info("tunnel %s: %s: %s authorized (%s)", c->t->cfg->name,
+			 c->peer, c->check.who, desc);
+	}
 	if (c->t->cfg->role == CFG_ROLE_SERVER)
 		conn_start_connect(c);
 	else

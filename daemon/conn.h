@@ -38,7 +38,7 @@ struct conn {
 	struct timer timer;
 	int addr_idx;		/* which address of `connect` is tried */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
-	char who[300];		/* authorized identity, for logs */
+	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */

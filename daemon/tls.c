@@ -76,39 +76,6 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	memset(ctx, 0, sizeof *ctx);
 }
 
-int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd)
-{
-	const struct cfg_tunnel *t = ctx->t;
-	int server = t->role == CFG_ROLE_SERVER;
-	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL |
-		(server ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT);
-	int rc;
-
-	rc = gnutls_init(s, flags);
-	if (rc < 0)
-		return rc;
-	if ((rc = gnutls_priority_set(*s, ctx->prio)) < 0 ||
-	    (rc = gnutls_credentials_set(*s, GNUTLS_CRD_CERTIFICATE, ctx->creds)) < 0)
-		goto err;
-	if (server) {
-		gnutls_certificate_server_set_request(*s, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert(*s, NULL, 0);
-	} else {
-		const char *name = t->server_name;
-		if (name && !net_is_ip_literal(name) &&
-		    (rc = gnutls_server_name_set(*s, GNUTLS_NAME_DNS, name,
-						 strlen(name))) < 0)
-			goto err;
-		gnutls_session_set_verify_cert(*s, t->verify_name ? name : NULL, 0);
-	}
-	gnutls_transport_set_int(*s, fd);
-	return 0;
-err:
-	gnutls_deinit(*s);
-	*s = NULL;
-	return rc;
-}
-
 /** @brief The subject DN of the peer's leaf certificate, if it sent one. */
 static int tls_peer_dn(gnutls_session_t s, char *buf, size_t len)
 {
@@ -127,23 +94,112 @@ static int tls_peer_dn(gnutls_session_t s, char *buf, size_t len)
 	return rc < 0 ? -1 : 0;
 }
 
+/** @brief "certificate DN rejected: <GnuTLS's words for @status>". */
+static void tls_status_reason(gnutls_session_t s, unsigned status,
+			      char *buf, size_t len)
+{
+	gnutls_datum_t out = { NULL, 0 };
+	char dn[256];
+	size_t l;
+
+	gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+						     &out, 0);
+	if (tls_peer_dn(s, dn, sizeof dn) < 0)
+		snprintf(dn, sizeof dn, "(unreadable)");
+	snprintf(buf, len, "certificate %s rejected: %s", dn,
+		 out.data ? (char *)out.data : "verification failed");
+	gnutls_free(out.data);
+	l = strlen(buf);
+	while (l > 0 && buf[l - 1] == ' ')
+		buf[--l] = '\0';
+}
+
+/** @brief Called by GnuTLS once the peer's certificate arrived: chain,
+ *  name, then allow lists and pins. Failing here aborts the handshake. */
+static int tls_verify_peer(gnutls_session_t s)
+{
+	struct tls_check *k = gnutls_session_get_ptr(s);
+	const struct cfg_tunnel *t = k->t;
+	const char *host = t->role == CFG_ROLE_CLIENT && t->verify_name ?
+		t->server_name : NULL;
+	struct tls_identity id;
+	unsigned status = 0;
+	int rc, ok;
+
+	k->failed = 1;
+	rc = gnutls_certificate_verify_peers3(s, host, &status);
+	if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND) {
+		snprintf(k->reason, sizeof k->reason, "peer sent no certificate");
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(k->reason, sizeof k->reason,
+			 "verifying the peer's certificate: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	if (status) {
+		tls_status_reason(s, status, k->reason, sizeof k->reason);
+		return -1;
+	}
+	if (tls_identity_from_session(s, &id) < 0) {
+		snprintf(k->reason, sizeof k->reason, "peer certificate unreadable");
+		return -1;
+	}
+	ok = tls_authorize(t, &id, k->reason, sizeof k->reason);
+	if (id.cn[0])
+		snprintf(k->who, sizeof k->who, "CN=%s", id.cn);
+	else if (id.ndns)
+		snprintf(k->who, sizeof k->who, "DNS=%s", id.dns[0]);
+	else if (id.nuri)
+		snprintf(k->who, sizeof k->who, "URI=%s", id.uri[0]);
+	else
+		snprintf(k->who, sizeof k->who, "peer");
+	tls_identity_free(&id);
+	if (!ok)
+		return -1;
+	k->failed = 0;
+	return 0;
+}
+
+int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
+		    struct tls_check *check)
+{
+	const struct cfg_tunnel *t = ctx->t;
+	int server = t->role == CFG_ROLE_SERVER;
+	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL |
+		(server ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT);
+	int rc;
+
+	rc = gnutls_init(s, flags);
+	if (rc < 0)
+		return rc;
+	if ((rc = gnutls_priority_set(*s, ctx->prio)) < 0 ||
+	    (rc = gnutls_credentials_set(*s, GNUTLS_CRD_CERTIFICATE, ctx->creds)) < 0)
+		goto err;
+	if (server) {
+		gnutls_certificate_server_set_request(*s, GNUTLS_CERT_REQUIRE);
+	} else {
+		const char *name = t->server_name;
+		if (name && !net_is_ip_literal(name) &&
+		    (rc = gnutls_server_name_set(*s, GNUTLS_NAME_DNS, name,
+						 strlen(name))) < 0)
+			goto err;
+	}
+	memset(check, 0, sizeof *check);
+	check->t = t;
+	gnutls_session_set_ptr(*s, check);
+	gnutls_session_set_verify_function(*s, tls_verify_peer);
+	gnutls_transport_set_int(*s, fd);
+	return 0;
+err:
+	gnutls_deinit(*s);
+	*s = NULL;
+	return rc;
+}
+
 void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 {
-	char dn[256];
-	gnutls_datum_t out = { NULL, 0 };
-
-	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
-		unsigned status = gnutls_session_get_verify_cert_status(s);
-		gnutls_certificate_verification_status_print(
-			status, GNUTLS_CRT_X509, &out, 0);
-		if (tls_peer_dn(s, dn, sizeof dn) == 0)
-			snprintf(buf, len, "certificate %s rejected: %s", dn,
-				 out.data ? (char *)out.data : "verification failed");
-		else
-			snprintf(buf, len, "certificate rejected: %s",
-				 out.data ? (char *)out.data : "verification failed");
-		gnutls_free(out.data);
-	} else if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+	if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
 		   rc == GNUTLS_E_CERTIFICATE_REQUIRED) {
 		snprintf(buf, len, "peer sent no certificate");
 	} else if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED ||

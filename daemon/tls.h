@@ -27,17 +27,27 @@ struct tls_identity {
 	int have_spki;
 };
 
+/* The verdict on a peer, reached inside the handshake so a refused peer
+ * never sees it complete. */
+struct tls_check {
+	const struct cfg_tunnel *t;
+	int failed;			/* the check ran and refused */
+	char reason[TLS_REASONLEN];	/* why, for the log */
+	char who[300];			/* "CN=client1", once admitted */
+};
+
 /** @brief Load the tunnel's certificate, key and trust anchors. */
 int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 		 char *err, size_t errlen);
 void tls_ctx_free(struct tls_ctx *ctx);
 
-/** @brief A non-blocking session on @fd for the tunnel's role, verifying
- *  the peer's chain (and, client role, its name) during the handshake. */
-int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd);
+/** @brief A non-blocking session on @fd for the tunnel's role. During
+ *  the handshake the peer's chain (client role: and name) is verified and
+ *  the allow lists and pins applied; the verdict goes to @check. */
+int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
+		    struct tls_check *check);
 
-/** @brief Why a handshake failed, in words an operator can act on,
- *  naming the peer's certificate where it sent one. */
+/** @brief Why a handshake failed, in words an operator can act on. */
 void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len);
 
 /** @brief Fill @id from the peer's leaf certificate. */

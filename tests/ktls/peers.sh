@@ -43,8 +43,8 @@ timeout 60 gnutls-serv --port "$GSS" --echo --x509certfile "$PKI/server.pem" \
 	--x509keyfile "$PKI/server.key" --x509cafile "$PKI/ca.pem" \
 	--require-client-cert >"$T/gnutls-serv.out" 2>&1 &
 track $!
-wait_port "$OSS" 10 || fail "openssl s_server did not start"
-wait_port "$GSS" 10 || fail "gnutls-serv did not start"
+wait_port "$OSS" || fail "openssl s_server did not start"
+wait_port "$GSS" || fail "gnutls-serv did not start"
 write_conf "$T/c.conf" \
 	"$(client_tunnel to-openssl "127.0.0.1:$CLI" "127.0.0.1:$OSS" client1)" \
 	"$(client_tunnel to-gnutls "127.0.0.1:$CLI2" "127.0.0.1:$GSS" client1)"
@@ -93,8 +93,8 @@ stunnel4 "$T/stunnel-client.conf" >"$T/stunnel-client.log" 2>&1 &
 track $!
 stunnel4 "$T/stunnel-server.conf" >"$T/stunnel-server.log" 2>&1 &
 track $!
-wait_port "$STC" 10 || fail "stunnel client did not start"
-wait_port "$STS" 10 || fail "stunnel server did not start"
+wait_port "$STC" || fail "stunnel client did not start"
+wait_port "$STS" || fail "stunnel server did not start"
 "$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$STC" "$T/blob" "$T/blob.stc" || fail "stunnel -> server role"
 assert_same "$T/blob" "$T/blob.stc"
 say "ok: stunnel client -> server role"

@@ -24,7 +24,7 @@ fi
 NOTIFY_SOCKET=$T/notify.sock "$SSLTUNNELD" -f -c "$T/d.conf" 2>"$T/stderr.log" &
 MASTER=$!
 track "$MASTER"
-wait_port "$CLI" 10 || fail "daemon not listening"
+wait_port "$CLI" || fail "daemon not listening"
 if [ $have_notify = 1 ]; then
 	wait_until 5 grep -q "READY=1" "$T/notify.txt" || fail "no READY=1 from the daemon"
 	say "ok: READY=1"

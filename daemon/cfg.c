@@ -786,6 +786,12 @@ static int cfg_resolve_ids(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 			return cfg_fail(x, s, "user", "no such user \"%s\"", c->user);
 		c->uid = pw->pw_uid;
 		c->gid = pw->pw_gid;
+		/* Only root can become someone else; under a unit that already
+		 * runs as the user there is nothing to change. */
+		if (geteuid() != 0 && geteuid() != c->uid)
+			return cfg_fail(x, s, "user",
+					"switching to \"%s\" needs root; this runs as uid %u",
+					c->user, (unsigned)geteuid());
 	}
 	if (c->group) {
 		s = config_lookup(lc, "daemon.group");
@@ -798,6 +804,9 @@ static int cfg_resolve_ids(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 	if (c->chroot) {
 		struct stat st;
 		s = config_lookup(lc, "daemon.chroot");
+		if (geteuid() != 0)
+			return cfg_fail(x, s, "chroot", "needs root; this runs as uid %u",
+					(unsigned)geteuid());
 		if (stat(c->chroot, &st) < 0 || !S_ISDIR(st.st_mode))
 			return cfg_fail(x, s, "chroot", "\"%s\" is not a directory",
 					c->chroot);

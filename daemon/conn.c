@@ -27,6 +27,7 @@
 static void conn_start_handshake(struct conn *c);
 static void conn_start_connect(struct conn *c);
 static void conn_start_relay(struct conn *c);
+static int conn_choose_path(struct conn *c);
 
 int conn_want(struct conn *c, struct conn_fd *f, uint32_t events)
 {
@@ -267,6 +268,8 @@ static void conn_handshake(struct conn *c)
 		log_info("tunnel %s: %s: %s authorized (%s)", c->t->cfg->name,
 			 c->peer, c->check.who, desc);
 	}
+	if (conn_choose_path(c) < 0)
+		return;
 	if (c->t->cfg->role == CFG_ROLE_SERVER)
 		conn_start_connect(c);
 	else
@@ -297,6 +300,14 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 	    ktls_enable(c->tls.fd, c->sess, &spent, why, len) < 0) {
 		if (spent)
 			return -1;
+		/* The peer already sent its FIN, or data came in with the
+		 * handshake: the kernel can't take this session, "on" or
+		 * not, and GnuTLS serves it. */
+		if (errno == ENOTCONN || errno == EAGAIN) {
+			worker_pipe_put(c->w, up, 1);
+			worker_pipe_put(c->w, down, 1);
+			return 0;
+		}
 		goto fallback;
 	}
 	c->ktls = 1;
@@ -309,28 +320,36 @@ fallback:
 	return k->mode == CFG_KTLS_ON ? -1 : 0;
 }
 
-static void conn_start_relay(struct conn *c)
+/** @brief Right after the handshake, while the TLS socket is most likely
+ *  still established: kernel path or userspace path. -1: closed. */
+static int conn_choose_path(struct conn *c)
 {
-	enum relay_status rs;
 	char why[200] = "";
 	int k;
 
-	timer_cancel(&c->w->timers, &c->timer);
 	memset(&c->up, 0, sizeof c->up);
 	memset(&c->down, 0, sizeof c->down);
 	c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
 	k = conn_try_ktls(c, why, sizeof why);
 	if (k < 0) {
 		conn_reject(c, LOG_WARNING, "kernel TLS hand-off failed: %s", why);
-		return;
+		return -1;
 	}
-	c->st = CONN_RELAYING;
 	c->mover = k ? &relay_splice_ops : &relay_user_ops;
 	if (k)
 		log_debug("tunnel %s: %s: ktls=tx+rx", c->t->cfg->name, c->peer);
 	else
 		log_debug("tunnel %s: %s: userspace: %s", c->t->cfg->name,
 			  c->peer, why);
+	return 0;
+}
+
+static void conn_start_relay(struct conn *c)
+{
+	enum relay_status rs;
+
+	timer_cancel(&c->w->timers, &c->timer);
+	c->st = CONN_RELAYING;
 	rs = c->mover->start(c);
 	if (rs != RELAY_CONTINUE)
 		conn_close(c, rs == RELAY_ERROR);

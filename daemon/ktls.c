@@ -142,10 +142,16 @@ int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len)
 	*spent = 0;
 	if (gnutls_record_check_pending(s) > 0) {
 		snprintf(why, len, "data arrived with the handshake");
+		errno = EAGAIN;
 		return -1;
 	}
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") < 0) {
-		snprintf(why, len, "TCP_ULP \"tls\": %s", strerror(errno));
+		int e = errno;
+		if (e == ENOTCONN)
+			snprintf(why, len, "the peer closed its side before the hand-off (kTLS needs an established socket)");
+		else
+			snprintf(why, len, "TCP_ULP \"tls\": %s", strerror(e));
+		errno = e;
 		return -1;
 	}
 	/* Past this point the socket is the kernel's: a failure leaves a

@@ -42,7 +42,9 @@ int ktls_fill(gnutls_protocol_t version, gnutls_cipher_algorithm_t cipher,
 /** @brief Give @s's keys to the kernel on @fd (TCP_ULP, TLS_TX, TLS_RX).
  *  From then on only the socket may be used, never gnutls_record_*.
  *  Returns 0, or -1 with @why; on -1 after TLS_TX was set the session is
- *  unusable (*@spent = 1). */
+ *  unusable (*@spent = 1). errno ENOTCONN (the peer already half-closed)
+ *  or EAGAIN (records already read by GnuTLS): this session can never go
+ *  to the kernel. */
 int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len);
 
 /** @brief Send close_notify as an alert record on a kTLS socket. */

@@ -277,7 +277,7 @@ static int master_drop_privileges(const struct cfg *cfg)
 		log_err("chroot %s: %s", cfg->chroot, strerror(errno));
 		return -1;
 	}
-	if (!cfg->user)
+	if (!cfg->user || (getuid() == cfg->uid && getgid() == cfg->gid))
 		return 0;
 	if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 ||
 	    setuid(cfg->uid) < 0) {
@@ -616,7 +616,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 	char err[CFG_ERRLEN];
 	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
 		       SIGUSR2, 0 };
-	const char *pid_file;
+	char *pid_file;
 
 	if (master_log_setup(cfg) < 0) {
 		fprintf(stderr, "ssltunneld: log_target %s: %s\n", cfg->log_file,
@@ -635,6 +635,12 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 	master_log_tunnels(m.gens);
 	if (on_listening)
 		on_listening(&m.gens->cfg);
+	/* Blocked before detaching: a signal sent as soon as the starting
+	 * command returned waits for the loop instead of killing us. */
+	sigemptyset(&m.blocked);
+	for (int i = 0; sigs[i]; i++)
+		sigaddset(&m.blocked, sigs[i]);
+	sigprocmask(SIG_BLOCK, &m.blocked, NULL);
 	if (detach ? master_detach(&m.gens->cfg) < 0 :
 	    master_write_pid(m.gens->cfg.pid_file) < 0) {
 		master_fail(&m.gens->cfg, "cannot start: pid_file %s: %s",
@@ -642,22 +648,22 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 		master_gen_free(m.gens);
 		return 1;
 	}
-	sigemptyset(&m.blocked);
-	for (int i = 0; sigs[i]; i++)
-		sigaddset(&m.blocked, sigs[i]);
-	sigprocmask(SIG_BLOCK, &m.blocked, NULL);
+	/* The pid file named at start is the one written and removed; a
+	 * reload does not move it. */
+	pid_file = m.gens->cfg.pid_file ? strdup(m.gens->cfg.pid_file) : NULL;
 	m.sfd = signalfd(-1, &m.blocked, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (m.sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
 		master_gen_free(m.gens);
+		free(pid_file);
 		return 1;
 	}
 	master_notify("READY=1");
 	master_loop(&m);
 	log_notice("all workers stopped; exiting");
-	pid_file = m.gens->cfg.pid_file;
 	if (pid_file)
 		unlink(pid_file);
+	free(pid_file);
 	while (m.gens) {
 		struct master_gen *g = m.gens;
 		m.gens = g->next;

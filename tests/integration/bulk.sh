@@ -6,8 +6,8 @@
 
 make_pki
 pick_ports BE SRV CLI
-UP=$((64 * 1024 * 1024))		# app -> backend
-DOWN=$((64 * 1024 * 1024 + 1001))	# backend -> app, an odd size on purpose
+UP=$((${BULK_MIB:-64} * 1024 * 1024))	# app -> backend (BULK_MIB: smaller in the kTLS VM)
+DOWN=$((${BULK_MIB:-64} * 1024 * 1024 + 1001))	# backend -> app, an odd size on purpose
 random_file "$T/up" "$UP"
 random_file "$T/down" "$DOWN"
 

@@ -108,12 +108,27 @@ stop_all() {
 	PIDS=""
 }
 
+# With PATH_REPORT set (the kTLS VM run), add one line to it: how many
+# relayed connections of this test's daemons took the kernel path and how
+# many the userspace one, from their debug logs.
+# "late" counts the sessions no kernel could take: the peer had already
+# sent its FIN (or data) by the time the handshake was done.
+path_report() {
+	local k u l late='userspace: (the peer closed its side before the hand-off|data arrived with the handshake)'
+	[ -n "${PATH_REPORT:-}" ] || return 0
+	k=$(cat "$T"/*.log 2>/dev/null | grep -Ec ': ktls=tx\+rx$')
+	u=$(cat "$T"/*.log 2>/dev/null | grep -E ': userspace: ' | grep -Evc "$late")
+	l=$(cat "$T"/*.log 2>/dev/null | grep -Ec "$late")
+	echo "$TEST_NAME ktls=$k userspace=$u late=$l" >>"$PATH_REPORT"
+}
+
 on_exit() {
 	local rc=$?
 	trap - EXIT
 	[ -n "${WATCHDOG:-}" ] && kill -TERM "$WATCHDOG" 2>/dev/null
 	stop_all
 	[ -n "${WATCHDOG:-}" ] && wait "$WATCHDOG" 2>/dev/null
+	path_report
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "$TEST_NAME: keeping $T" >&2
 	else

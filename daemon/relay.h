@@ -45,6 +45,22 @@ struct relay_dir {
 	unsigned shut:1;	/* the end was passed on to the destination */
 };
 
+/* What one pass over one direction came to. */
+enum dir_step {
+	DIR_MOVED,		/* progress; go on */
+	DIR_BLOCKED,		/* waits for d->wait on its side */
+	DIR_FINISHED,		/* ended and passed on */
+	DIR_FAILED,		/* c->reason says why */
+	DIR_YIELD,		/* moved its quantum; run again after others */
+};
+
+/** @brief Run one direction of a mover (@down: TLS -> plain). */
+typedef enum dir_step (*relay_step_fn)(struct conn *c, int down);
+
+/** @brief Both directions, then the epoll interest they wait for: the
+ *  part every mover shares. */
+enum relay_status relay_pump(struct conn *c, relay_step_fn step);
+
 extern const struct relay_ops relay_user_ops;
 extern const struct relay_ops relay_splice_ops;
 

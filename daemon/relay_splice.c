@@ -26,8 +26,6 @@
 #define SPLICE_QUANTUM (1024 * 1024)
 #define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 
-enum dir_step { DIR_MOVED, DIR_BLOCKED, DIR_FINISHED, DIR_FAILED, DIR_YIELD };
-
 /** @brief End the destination's direction: close_notify then FIN on the
  *  TLS leg, a FIN on the plain leg. */
 static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
@@ -126,45 +124,23 @@ static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
 	return DIR_FINISHED;
 }
 
-static enum relay_status splice_pump(struct conn *c)
+static enum dir_step splice_step(struct conn *c, int down)
 {
-	enum dir_step up, down;
-	uint32_t tls_ev = 0, plain_ev = 0;
-
-	up = c->up.shut ? DIR_FINISHED :
+	return down ? splice_dir(c, &c->down, 1, &c->bytes_down,
+				 &c->t->stats.bytes_down) :
 		splice_dir(c, &c->up, 0, &c->bytes_up, &c->t->stats.bytes_up);
-	if (up == DIR_FAILED)
-		return RELAY_ERROR;
-	down = c->down.shut ? DIR_FINISHED :
-		splice_dir(c, &c->down, 1, &c->bytes_down, &c->t->stats.bytes_down);
-	if (down == DIR_FAILED)
-		return RELAY_ERROR;
-	if (up == DIR_FINISHED && down == DIR_FINISHED)
-		return RELAY_DONE;
-	if (up == DIR_YIELD || down == DIR_YIELD)
-		worker_queue(c->w, c);
-	if (up == DIR_BLOCKED)
-		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
-	if (down == DIR_BLOCKED)
-		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
-	if (conn_want(c, &c->tls, tls_ev) < 0 ||
-	    conn_want(c, &c->plain, plain_ev) < 0) {
-		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
-		return RELAY_ERROR;
-	}
-	return RELAY_CONTINUE;
 }
 
 static enum relay_status splice_start(struct conn *c)
 {
 	c->t->stats.relayed_ktls++;
-	return splice_pump(c);
+	return relay_pump(c, splice_step);
 }
 
 static enum relay_status splice_event(struct conn *c, struct conn_fd *f,
 				      uint32_t events)
 {
-	return splice_pump(c);
+	return relay_pump(c, splice_step);
 }
 
 static void splice_close(struct conn *c)

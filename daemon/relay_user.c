@@ -23,8 +23,6 @@
  * connections of the worker. */
 #define RELAY_QUANTUM (1024 * 1024)
 
-enum dir_step { DIR_MOVED, DIR_BLOCKED, DIR_FINISHED, DIR_FAILED, DIR_YIELD };
-
 static void relay_dir_release(struct worker *w, struct relay_dir *d)
 {
 	if (d->buf && d->len == 0) {
@@ -215,44 +213,21 @@ static enum dir_step relay_down(struct conn *c)
 	return DIR_FINISHED;
 }
 
-/** @brief Run both directions as far as they go, then set interest. */
-static enum relay_status relay_user_pump(struct conn *c)
+static enum dir_step relay_user_step(struct conn *c, int down)
 {
-	enum dir_step up = c->up.shut ? DIR_FINISHED : relay_up(c);
-	enum dir_step down;
-	uint32_t tls_ev = 0, plain_ev = 0;
-
-	if (up == DIR_FAILED)
-		return RELAY_ERROR;
-	down = c->down.shut ? DIR_FINISHED : relay_down(c);
-	if (down == DIR_FAILED)
-		return RELAY_ERROR;
-	if (up == DIR_FINISHED && down == DIR_FINISHED)
-		return RELAY_DONE;
-	if (up == DIR_YIELD || down == DIR_YIELD)
-		worker_queue(c->w, c);
-	if (up == DIR_BLOCKED)
-		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
-	if (down == DIR_BLOCKED)
-		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
-	if (conn_want(c, &c->tls, tls_ev) < 0 ||
-	    conn_want(c, &c->plain, plain_ev) < 0) {
-		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
-		return RELAY_ERROR;
-	}
-	return RELAY_CONTINUE;
+	return down ? relay_down(c) : relay_up(c);
 }
 
 static enum relay_status relay_user_start(struct conn *c)
 {
 	c->t->stats.relayed_user++;
-	return relay_user_pump(c);
+	return relay_pump(c, relay_user_step);
 }
 
 static enum relay_status relay_user_event(struct conn *c, struct conn_fd *f,
 					  uint32_t events)
 {
-	return relay_user_pump(c);
+	return relay_pump(c, relay_user_step);
 }
 
 static void relay_user_close(struct conn *c)

@@ -1,0 +1,38 @@
+/* relay.c - what the movers share: running both directions of a
+ * connection and turning where they stopped into epoll interest */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "relay.h"
+#include "worker.h"
+
+enum relay_status relay_pump(struct conn *c, relay_step_fn step)
+{
+	enum dir_step up, down;
+	uint32_t tls_ev = 0, plain_ev = 0;
+
+	up = c->up.shut ? DIR_FINISHED : step(c, 0);
+	if (up == DIR_FAILED)
+		return RELAY_ERROR;
+	down = c->down.shut ? DIR_FINISHED : step(c, 1);
+	if (down == DIR_FAILED)
+		return RELAY_ERROR;
+	if (up == DIR_FINISHED && down == DIR_FINISHED)
+		return RELAY_DONE;
+	if (up == DIR_YIELD || down == DIR_YIELD)
+		worker_queue(c->w, c);
+	if (up == DIR_BLOCKED)
+		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
+	if (down == DIR_BLOCKED)
+		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
+	if (conn_want(c, &c->tls, tls_ev) < 0 ||
+	    conn_want(c, &c->plain, plain_ev) < 0) {
+		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
+		return RELAY_ERROR;
+	}
+	return RELAY_CONTINUE;
+}

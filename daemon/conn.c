@@ -221,6 +221,21 @@ static void conn_connected(struct conn *c)
 	}
 }
 
+/** @brief Where the kernel path is on offer, attach the TLS ULP while the
+ *  socket is surely established; see ktls_attach(). */
+static void conn_attach_ulp(struct conn *c)
+{
+	const struct worker_ktls *k = c->w->ktls;
+	char why[160];
+
+	if (k->mode == CFG_KTLS_OFF || !k->available)
+		return;
+	if (ktls_attach(c->tls.fd, why, sizeof why) == 0)
+		c->ulp = 1;
+	else
+		log_debug("tunnel %s: %s: %s", c->t->cfg->name, c->peer, why);
+}
+
 static void conn_start_handshake(struct conn *c)
 {
 	int rc;
@@ -231,6 +246,7 @@ static void conn_start_handshake(struct conn *c)
 		conn_reject(c, LOG_ERR, "out of memory");
 		return;
 	}
+	conn_attach_ulp(c);
 	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, &c->check);
 	if (rc < 0) {
 		conn_reject(c, LOG_ERR, "TLS session: %s", gnutls_strerror(rc));
@@ -297,7 +313,7 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 		goto fallback;
 	}
 	if (gnutls_transport_is_ktls_enabled(c->sess) != GNUTLS_KTLS_DUPLEX &&
-	    ktls_enable(c->tls.fd, c->sess, &spent, why, len) < 0) {
+	    ktls_enable(c->tls.fd, c->sess, c->ulp, &spent, why, len) < 0) {
 		if (spent)
 			return -1;
 		/* The peer already sent its FIN, or data came in with the

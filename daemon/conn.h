@@ -42,6 +42,7 @@ struct conn {
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
+	int ulp;		/* "tls" ULP attached to the TLS leg */
 	struct relay_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */

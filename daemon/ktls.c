@@ -137,7 +137,23 @@ static int ktls_set(int fd, gnutls_session_t s, int read, char *why, size_t len)
 	return rc;
 }
 
-int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len)
+int ktls_attach(int fd, char *why, size_t len)
+{
+	int e;
+
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") == 0)
+		return 0;
+	e = errno;
+	if (e == ENOTCONN)
+		snprintf(why, len, "the peer closed its side before the hand-off (kTLS needs an established socket)");
+	else
+		snprintf(why, len, "TCP_ULP \"tls\": %s", strerror(e));
+	errno = e;
+	return -1;
+}
+
+int ktls_enable(int fd, gnutls_session_t s, int attached, int *spent,
+		char *why, size_t len)
 {
 	*spent = 0;
 	if (gnutls_record_check_pending(s) > 0) {
@@ -145,15 +161,8 @@ int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len)
 		errno = EAGAIN;
 		return -1;
 	}
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") < 0) {
-		int e = errno;
-		if (e == ENOTCONN)
-			snprintf(why, len, "the peer closed its side before the hand-off (kTLS needs an established socket)");
-		else
-			snprintf(why, len, "TCP_ULP \"tls\": %s", strerror(e));
-		errno = e;
+	if (!attached && ktls_attach(fd, why, len) < 0)
 		return -1;
-	}
 	/* Past this point the socket is the kernel's: a failure leaves a
 	 * session neither side can use. */
 	*spent = 1;

@@ -39,13 +39,21 @@ int ktls_fill(gnutls_protocol_t version, gnutls_cipher_algorithm_t cipher,
 	      const unsigned char seq[8], union ktls_info *out,
 	      char *why, size_t len);
 
-/** @brief Give @s's keys to the kernel on @fd (TCP_ULP, TLS_TX, TLS_RX).
+/** @brief Attach the "tls" upper layer to an established TCP socket. With
+ *  no keys set it behaves as plain TCP, so it can be done before the
+ *  handshake: the kernel takes the keys later even if the peer has sent
+ *  its FIN by then, which TCP_ULP itself refuses (ENOTCONN). */
+int ktls_attach(int fd, char *why, size_t len);
+
+/** @brief Give @s's keys to the kernel on @fd (TCP_ULP unless @attached,
+ *  then TLS_TX, TLS_RX).
  *  From then on only the socket may be used, never gnutls_record_*.
  *  Returns 0, or -1 with @why; on -1 after TLS_TX was set the session is
  *  unusable (*@spent = 1). errno ENOTCONN (the peer already half-closed)
  *  or EAGAIN (records already read by GnuTLS): this session can never go
  *  to the kernel. */
-int ktls_enable(int fd, gnutls_session_t s, int *spent, char *why, size_t len);
+int ktls_enable(int fd, gnutls_session_t s, int attached, int *spent,
+		char *why, size_t len);
 
 /** @brief Send close_notify as an alert record on a kTLS socket. */
 int ktls_send_close_notify(int fd);

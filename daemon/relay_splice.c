@@ -5,7 +5,10 @@
  * and the payload never enters user space. SPLICE_F_NONBLOCK is passed on
  * every call: on a kTLS socket O_NONBLOCK alone does not stop splice from
  * blocking. A direction fills its pipe only when the pipe is empty, so
- * EAGAIN from the source always means "nothing to read".
+ * EAGAIN from the source always means "nothing to read". A direction holds
+ * a pipe only while bytes flow: an idle one gives it back to the worker's
+ * pool, so thousands of idle connections cost no pipes (and no pipe pages
+ * against pipe-user-pages-soft).
  */
 #include "config.h"
 
@@ -102,12 +105,20 @@ static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
 			return splice_finish(c, d, !src_tls);
 		if (moved >= SPLICE_QUANTUM)
 			return DIR_YIELD;
+		if (d->pipe[0] < 0 && worker_pipe_get(c->w, d->pipe) < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "no pipe for splice: %s", strerror(errno));
+			return DIR_FAILED;
+		}
 		n = splice(src, NULL, d->pipe[1], NULL, RELAY_BUF_SIZE, SPLICE_FLAGS);
 		if (n > 0) {
 			d->inpipe = n;
 		} else if (n == 0) {
 			d->eof = 1;
 		} else if (errno == EAGAIN || errno == EINTR) {
+			/* Idle: the empty pipe goes back to the worker, so idle
+			 * connections hold none. */
+			worker_pipe_put(c->w, d->pipe, 1);
 			d->wait = EPOLLIN;
 			d->wait_tls = src_tls;
 			return DIR_BLOCKED;

@@ -15,7 +15,6 @@ KTLS_VM_RW=$out KTLS_VM_TIMEOUT=${KTLS_VM_TIMEOUT:-1500} "$top_srcdir/scripts/kt
 	env top_srcdir="$top_srcdir" top_builddir="$top_builddir" \
 	bash "$top_srcdir/tests/ktls/vm-suite.sh" "$out"
 rc=$?
-[ -f "$out/suite.log" ] && cat "$out/suite.log"
 case $rc in
 0) echo "vm: PASS" ;;
 77) echo "vm: SKIP: no qemu or kernel image for the kTLS VM" ;;

@@ -41,6 +41,7 @@ struct relay_dir {
 	int wait_tls;		/* 1: waits on the TLS fd, 0: on the plain fd */
 	int pipe[2];		/* splice mover: the pipe between the legs */
 	size_t inpipe;		/* splice mover: bytes in the pipe */
+	unsigned corked:1;	/* TCP_CORK set on the destination */
 	unsigned eof:1;		/* the source has ended */
 	unsigned shut:1;	/* the end was passed on to the destination */
 };

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""bench/report.py - turn bench/run's raw figures into latest.json,
+latest.md and latest.png (gnuplot).
+
+    report.py RAW META OUTDIR
+
+RAW holds "contestant key value" lines, META "key value" lines, both
+written by bench/run. Ratios are to stunnel and to the direct path; the
+targets of issue #5 are checked on ratios of this one run.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+NAMES = {
+    "ssltunneld": "ssltunneld pair",
+    "stunnel": "stunnel pair",
+    "haproxy": "HAProxy TLS pair",
+    "socat": "socat pair (OpenSSL)",
+    "relay": "HAProxy relay, no TLS",
+    "direct": "direct, no tunnel",
+}
+TLS_PEERS = ("stunnel", "haproxy", "socat")
+# Other processes busy on this many CPUs during a turn mark it as noisy.
+FOREIGN_NOISE = 0.1
+
+# key, column title, unit, higher is better, decimals, chart label
+FIGURES = [
+    ("tput_p1_gbit", "throughput 1 stream", "Gbit/s", True, 2, "Gbit/s 1"),
+    ("tput_p16_gbit", "throughput 16 streams", "Gbit/s", True, 2,
+     "Gbit/s 16"),
+    ("hs_c1_rate", "handshakes c=1", "conn/s", True, 0, "conn/s c=1"),
+    ("hs_c32_rate", "handshakes c=32", "conn/s", True, 0, "conn/s c=32"),
+    ("lat_p50_us", "latency p50", "µs", False, 1, "RTT p50"),
+    ("lat_p99_us", "latency p99", "µs", False, 1, "RTT p99"),
+    ("mem_per_conn_kib", "memory per idle conn", "KiB", False, 1,
+     "KiB/idle conn"),
+    ("cpu_s_per_gb", "CPU per GB", "CPU-s/GB", False, 2, "CPU-s/GB"),
+]
+
+
+def read_pairs(path, split_contestant):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split(" ", 2 if split_contestant else 1)
+            if split_contestant and len(parts) == 3:
+                out.setdefault(parts[0], {})[parts[1]] = parts[2]
+            elif not split_contestant and len(parts) == 2:
+                out[parts[0]] = parts[1]
+    return out
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def derive(raw):
+    """Per contestant: the measured keys as numbers (or strings) plus
+    memory per connection and CPU per GB."""
+    res = {}
+    for name, kv in raw.items():
+        r = {k: (num(v) if num(v) is not None else v) for k, v in kv.items()}
+        ok = num(kv.get("idle_ok"))
+        base, held = num(kv.get("rss_base_kb")), num(kv.get("rss_idle_kb"))
+        if ok and base is not None and held is not None:
+            r["mem_per_conn_kib"] = (held - base) / ok
+            pb, ph = num(kv.get("pss_base_kb")), num(kv.get("pss_idle_kb"))
+            if pb is not None and ph is not None:
+                r["pss_per_conn_kib"] = (ph - pb) / ok
+        cpu = [num(kv.get(f"tput_p{s}_cpu_s")) for s in (1, 16)]
+        nbytes = [num(kv.get(f"tput_p{s}_bytes")) for s in (1, 16)]
+        if name != "direct" and None not in cpu and None not in nbytes \
+                and sum(nbytes) > 0:
+            r["cpu_s_per_gb"] = sum(cpu) / (sum(nbytes) / 1e9)
+        res[name] = r
+    return res
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0 or isinstance(a, str) \
+            or isinstance(b, str):
+        return None
+    return a / b
+
+
+def fmt(v, dec):
+    if v is None:
+        return "—"
+    return f"{v:,.{dec}f}"
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def targets(res):
+    """Issue #5's targets, each as (text, ratio or None, goal, met)."""
+    s = res.get("ssltunneld", {})
+    out = []
+
+    def add(text, mine, theirs, goal, higher):
+        r = ratio(mine, theirs)
+        met = None if r is None else (r >= goal if higher else r <= goal)
+        out.append({"target": text, "ratio": r, "goal": goal, "met": met})
+
+    for peer in ("stunnel", "haproxy"):
+        add(f"CPU per GB ≤ 0.5× {peer}", s.get("cpu_s_per_gb"),
+            res.get(peer, {}).get("cpu_s_per_gb"), 0.5, False)
+    for key, label in (("tput_p1_gbit", "1 stream"),
+                       ("tput_p16_gbit", "16 streams")):
+        best = max((res.get(p, {}).get(key) for p in TLS_PEERS
+                    if isinstance(res.get(p, {}).get(key), float)),
+                   default=None)
+        add(f"throughput {label} ≥ 1.2× best TLS peer", s.get(key), best,
+            1.2, True)
+    for key, label in (("hs_c1_rate", "c=1"), ("hs_c32_rate", "c=32")):
+        add(f"handshakes {label} ≥ 1.5× stunnel", s.get(key),
+            res.get("stunnel", {}).get(key), 1.5, True)
+        add(f"handshakes {label} ≥ 1× HAProxy", s.get(key),
+            res.get("haproxy", {}).get(key), 1.0, True)
+    for peer in ("stunnel", "haproxy"):
+        add(f"latency p99 ≤ {peer}", s.get("lat_p99_us"),
+            res.get(peer, {}).get("lat_p99_us"), 1.0, False)
+    add("memory per idle connection ≤ ¼ stunnel", s.get("mem_per_conn_kib"),
+        res.get("stunnel", {}).get("mem_per_conn_kib"), 0.25, False)
+    return out
+
+
+def markdown(meta, res, order, tg):
+    L = []
+    L.append("# ssltunnel benchmark: latest run")
+    L.append("")
+    L.append(f"{meta.get('date', '?')} · tree {meta.get('tree', '?')} · "
+             f"{meta.get('nproc', '?')} CPUs "
+             f"({meta.get('cpu', '?')}) · Linux {meta.get('kernel', '?')} · "
+             f"idle CPUs: {meta.get('idle', '?')} · loopback")
+    L.append("")
+    busy = [num(meta.get(k)) for k in ("busy_before_pct", "busy_after_pct")]
+    noisy = {n: res[n].get("foreign_cpus") for n in order
+             if isinstance(res[n].get("foreign_cpus"), float)
+             and res[n]["foreign_cpus"] >= FOREIGN_NOISE}
+    if noisy or any(b is not None and b >= 10 for b in busy):
+        L.append("**Warning: other work shared the machine** ("
+                 f"{meta.get('busy_before_pct')}% of its CPUs busy before "
+                 f"the run, {meta.get('busy_after_pct')}% after"
+                 + ("; during the turns of " + ", ".join(
+                     f"{n} ({v:.2f} CPUs)" for n, v in noisy.items())
+                    if noisy else "")
+                 + "): those figures are noisy; rows marked ⚠.")
+        L.append("")
+    L.append(f"**ssltunneld data path: {meta.get('datapath', '?')}** "
+             f"(session {meta.get('ssltunneld_session', '?')}, "
+             f"workers = {meta.get('ssltunneld_workers', '?')} per daemon)")
+    L.append("")
+    L.append("Every pair is a client-side process → mutual TLS 1.3, "
+             "AES-128-GCM, ECDHE P-256, ECDSA P-256 certificates → a "
+             "server-side process → backend, on 127.0.0.1. Each cell: "
+             "figure (ratio to stunnel / ratio to the direct path). "
+             "↑ higher is better, ↓ lower is better.")
+    L.append("")
+    head = ["contestant"] + [f"{t} ({u}) {'↑' if hi else '↓'}"
+                             for _, t, u, hi, _, _ in FIGURES]
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "---|" * len(head))
+    st, di = res.get("stunnel", {}), res.get("direct", {})
+    for name in order:
+        r = res.get(name, {})
+        cells = [NAMES.get(name, name) + (" ⚠" if name in noisy else "")]
+        for key, _, _, _, dec, _ in FIGURES:
+            v = r.get(key)
+            v = v if isinstance(v, float) else None
+            if v is None:
+                cells.append("—")
+                continue
+            cells.append(f"{fmt(v, dec)} ({fmt_ratio(ratio(v, st.get(key)))}"
+                         f" / {fmt_ratio(ratio(v, di.get(key)))})")
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("![ratios to stunnel](latest.png)")
+    L.append("")
+    L.append("## Targets (issue #5, userspace path, ratios of this run)")
+    L.append("")
+    L.append("| target | ratio | met |")
+    L.append("|---|---|---|")
+    for t in tg:
+        met = "?" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        L.append(f"| {t['target']} | {fmt_ratio(t['ratio'])} | {met} |")
+    L.append("")
+    L.append("## How it was measured")
+    L.append("")
+    L.append(
+        f"* Throughput: iperf3 through the pair's first tunnel, "
+        f"{meta.get('tput_secs')} s per run, bits received per second.\n"
+        f"* Handshakes: `bench/loadgen` connection loops for "
+        f"{meta.get('hs_secs')} s (connect, write 1 KiB, read it back, "
+        f"close) to an echo backend; full handshakes, no resumption.\n"
+        f"* Latency: {meta.get('lat_count')} round trips of 64 bytes over "
+        f"one established connection, after 200 warm-up ones.\n"
+        f"* Memory: RSS summed over every process of the pair (master and "
+        f"workers, all threads, socat's forks) with "
+        f"{meta.get('idle_conns')} idle connections (each checked with a "
+        f"16-byte echo), less the RSS with none, per connection. PSS is "
+        f"in latest.json.\n"
+        f"* CPU: user + system time of every process of the pair "
+        f"(/proc/PID/stat, exited threads and reaped children included) "
+        f"over both iperf3 runs, per 10⁹ bytes received.\n"
+        f"* Negotiated by each server side with an OpenSSL client: " +
+        "; ".join(f"{n}: {res[n].get('tls')}" for n in order
+                  if isinstance(res.get(n, {}).get('tls'), str)) + ".")
+    L.append("")
+    L.append("Versions: " + ", ".join(
+        meta[k] for k in sorted(meta) if k.startswith("version_")) +
+        f". Whole run: {meta.get('elapsed_s', '?')} s.")
+    L.append("")
+    L.append("Run it again with `bench/run` (or `make bench`); "
+             "`bench/run -h` lists its settings.")
+    L.append("")
+    return "\n".join(L)
+
+
+def chart(res, order, outdir):
+    st = res.get("stunnel", {})
+    if not st:
+        print("report.py: no stunnel figures to scale to; no chart",
+              file=sys.stderr)
+        return
+    names = order
+    with tempfile.TemporaryDirectory() as tmp:
+        dat = os.path.join(tmp, "ratios.dat")
+        with open(dat, "w") as f:
+            f.write("figure " + " ".join(f'"{NAMES.get(n, n)}"'
+                                         for n in names) + "\n")
+            for key, _, _, hi, _, label in FIGURES:
+                row = [f'"{label} {"↑" if hi else "↓"}"']
+                for n in names:
+                    r = ratio(res.get(n, {}).get(key), st.get(key))
+                    row.append("?" if r is None or r <= 0 else f"{r:.4f}")
+                f.write(" ".join(row) + "\n")
+        plots = ", ".join(
+            (f"'{dat}'" if i == 0 else "''") +
+            f" using {i + 2}" + (":xtic(1)" if i == 0 else "") +
+            " title columnheader" for i in range(len(names)))
+        gp = f"""
+set terminal pngcairo size 1400,700 font "sans,10"
+set output '{os.path.join(outdir, "latest.png")}'
+set title "Side by side on loopback, each figure relative to the stunnel pair (= 1)"
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y 2
+set yrange [0.0078125:128]
+set ytics ("1/128" 0.0078125, "1/64" 0.015625, "1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16, "32" 32, "64" 64, "128" 128)
+set ylabel "ratio to stunnel (log scale; ↑ higher is better, ↓ lower is better)"
+set grid ytics
+set key outside right top
+set xtics nomirror
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5
+plot {plots}
+"""
+        subprocess.run(["gnuplot"], input=gp, text=True, check=True)
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py RAW META OUTDIR")
+    raw = read_pairs(sys.argv[1], True)
+    meta = read_pairs(sys.argv[2], False)
+    outdir = sys.argv[3]
+    order = [c for c in meta.get("contestants", "").split() if c in raw]
+    res = derive(raw)
+    tg = targets(res)
+    st, di = res.get("stunnel", {}), res.get("direct", {})
+    doc = {
+        "meta": meta,
+        "figures": [{"key": k, "title": t, "unit": u,
+                     "higher_is_better": hi} for k, t, u, hi, *_ in FIGURES],
+        "results": res,
+        "ratio_to_stunnel": {n: {k: ratio(res[n].get(k), st.get(k))
+                                 for k, *_ in FIGURES} for n in order},
+        "ratio_to_direct": {n: {k: ratio(res[n].get(k), di.get(k))
+                                for k, *_ in FIGURES} for n in order},
+        "targets": tg,
+    }
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "latest.json"), "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(outdir, "latest.md"), "w") as f:
+        f.write(markdown(meta, res, order, tg))
+    chart(res, order, outdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -184,7 +184,9 @@ def markdown(meta, res, order, tg):
     L.append("")
     L.append("![ratios to stunnel](latest.png)")
     L.append("")
-    L.append("## Targets (issue #5, userspace path, ratios of this run)")
+    path = "kernel path" if str(meta.get("datapath", "")).startswith("kTLS") \
+        else "userspace path"
+    L.append(f"## Targets (issue #5, ratios of this run, ssltunneld on its {path})")
     L.append("")
     L.append("| target | ratio | met |")
     L.append("|---|---|---|")

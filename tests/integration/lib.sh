@@ -328,6 +328,56 @@ make_pki() {
 	certtool_cert seed-other seed-client - "$usage" tls_www_client "$valid"
 }
 
+# --- stunnel as a peer ---------------------------------------------------------
+
+# start_stunnel_server NAME ACCEPT_PORT CONNECT_PORT: stunnel4 in the
+# foreground as a TLS server that requires a client certificate chaining
+# to the test CA; waits until it listens.
+start_stunnel_server() {
+	cat >"$T/$1.conf" <<EOC
+foreground = yes
+pid =
+debug = info
+output = $T/$1.log
+[server]
+accept = 127.0.0.1:$2
+connect = 127.0.0.1:$3
+cert = $PKI/server.pem
+key = $PKI/server.key
+CAfile = $PKI/ca.pem
+verifyChain = yes
+requireCert = yes
+EOC
+	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
+	track $!
+	wait_port "$2" --pid "$LAST_PID" || fail "stunnel $1 does not listen on $2"
+}
+
+# start_stunnel_client NAME ACCEPT_PORT CONNECT_PORT: stunnel4 as a TLS
+# client presenting client1's certificate and checking the server's
+# chain and name (localhost); waits until it listens.
+start_stunnel_client() {
+	cat >"$T/$1.conf" <<EOC
+foreground = yes
+pid =
+debug = info
+output = $T/$1.log
+[client]
+client = yes
+accept = 127.0.0.1:$2
+connect = 127.0.0.1:$3
+sni = localhost
+cert = $PKI/client1.pem
+key = $PKI/client1.key
+CAfile = $PKI/ca.pem
+verifyChain = yes
+checkHost = localhost
+EOC
+	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
+	track $!
+	wait_port "$2" --pid "$LAST_PID" || fail "stunnel $1 does not listen on $2"
+}
+
 # --- assertions -----------------------------------------------------------------
 
 # assert_log_contains FILE REGEX [SECS]: an extended regex matches a line

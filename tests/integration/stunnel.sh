@@ -15,46 +15,8 @@ random_file "$T/down" $((4 * 1024 * 1024 + 33))
 start_backend "$BE" --mode sink-source --source "$T/down" --sink "$T/sink" \
 	--count-file "$T/count"
 
-# start_stunnel NAME: run stunnel4 in the foreground on $T/NAME.conf.
-start_stunnel() {
-	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
-	track $!
-}
-
-cat >"$T/stunnel-srv.conf" <<EOF2
-foreground = yes
-pid =
-debug = info
-output = $T/stunnel-srv.log
-[server]
-accept = 127.0.0.1:$STS
-connect = 127.0.0.1:$BE
-cert = $PKI/server.pem
-key = $PKI/server.key
-CAfile = $PKI/ca.pem
-verifyChain = yes
-requireCert = yes
-EOF2
-cat >"$T/stunnel-cli.conf" <<EOF2
-foreground = yes
-pid =
-debug = info
-output = $T/stunnel-cli.log
-[client]
-client = yes
-accept = 127.0.0.1:$STC
-connect = 127.0.0.1:$SRV
-sni = localhost
-cert = $PKI/client1.pem
-key = $PKI/client1.key
-CAfile = $PKI/ca.pem
-verifyChain = yes
-checkHost = localhost
-EOF2
-start_stunnel stunnel-srv
-wait_port "$STS" --pid "$LAST_PID" || fail "stunnel server does not listen on $STS"
-start_stunnel stunnel-cli
-wait_port "$STC" --pid "$LAST_PID" || fail "stunnel client does not listen on $STC"
+start_stunnel_server stunnel-srv "$STS" "$BE"
+start_stunnel_client stunnel-cli "$STC" "$SRV"
 
 write_conf "$T/cli.conf" "$(client_tunnel out "127.0.0.1:$CLI" "127.0.0.1:$STS" client1 \
 	'server_name = "localhost";')"

@@ -62,39 +62,8 @@ assert_path "$T/c.log" to-gnutls
 assert_log_lacks "$T/c.log" "relay failed"
 
 # --- stunnel on either side ---
-cat >"$T/stunnel-client.conf" <<EOC
-foreground = yes
-pid =
-debug = 4
-[c]
-client = yes
-accept = 127.0.0.1:$STC
-connect = 127.0.0.1:$SRV
-cert = $PKI/client1.pem
-key = $PKI/client1.key
-CAfile = $PKI/ca.pem
-verifyChain = yes
-checkHost = localhost
-EOC
-cat >"$T/stunnel-server.conf" <<EOC
-foreground = yes
-pid =
-debug = 4
-[s]
-accept = 127.0.0.1:$STS
-connect = 127.0.0.1:$BE
-cert = $PKI/server.pem
-key = $PKI/server.key
-CAfile = $PKI/ca.pem
-verifyChain = yes
-requireCert = yes
-EOC
-stunnel4 "$T/stunnel-client.conf" >"$T/stunnel-client.log" 2>&1 &
-track $!
-stunnel4 "$T/stunnel-server.conf" >"$T/stunnel-server.log" 2>&1 &
-track $!
-wait_port "$STC" || fail "stunnel client did not start"
-wait_port "$STS" || fail "stunnel server did not start"
+start_stunnel_client stunnel-client "$STC" "$SRV"
+start_stunnel_server stunnel-server "$STS" "$BE"
 "$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$STC" "$T/blob" "$T/blob.stc" || fail "stunnel -> server role"
 assert_same "$T/blob" "$T/blob.stc"
 say "ok: stunnel client -> server role"

@@ -17,6 +17,7 @@
 
 #define WORKER_EVENTS 256
 #define WORKER_ACCEPT_BATCH 64
+#define WORKER_ACCEPT_PAUSE_MS 100
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -71,31 +72,61 @@ void worker_queue(struct worker *w, struct conn *c)
 	w->ready = c;
 }
 
+/** @brief Add (EPOLL_CTL_ADD) or remove (EPOLL_CTL_DEL) every listener
+ *  of this worker's epoll set. */
+static int worker_listeners(struct worker *w, int op)
+{
+	for (size_t i = 0; i < w->ntunnels; i++)
+		for (int j = 0; j < w->tunnels[i].nlisteners; j++) {
+			struct listener *l = &w->tunnels[i].listeners[j];
+			struct epoll_event ev = {
+				/* Wake one worker per new connection. */
+				.events = EPOLLIN | EPOLLEXCLUSIVE,
+				.data.ptr = l,
+			};
+			if (l->fd >= 0 && epoll_ctl(w->ep, op, l->fd, &ev) < 0)
+				return -1;
+		}
+	return 0;
+}
+
 /** @brief Accept what is waiting on a listener, a bounded batch at a
- *  time so one busy tunnel can't starve the others. */
+ *  time so one busy tunnel can't starve the others. Out of descriptors
+ *  or memory, the worker stops accepting for a moment rather than spin
+ *  on a listener that stays readable. */
 static void worker_accept(struct worker *w, struct listener *l)
 {
-	static uint64_t last_warn;
-
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			uint64_t now = timer_now_ms();
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
-			uint64_t now = timer_now_ms();
-			if (now - last_warn > 1000) {
-				last_warn = now;
-				log_warn("tunnel %s: accept: %s", l->t->cfg->name,
-					 strerror(errno));
+			if (now - w->accept_warned > 1000) {
+				w->accept_warned = now;
+				log_warn("tunnel %s: accept: %s; not accepting for %d ms",
+					 l->t->cfg->name, strerror(errno),
+					 WORKER_ACCEPT_PAUSE_MS);
 			}
+			if (!w->accept_resume && worker_listeners(w, EPOLL_CTL_DEL) == 0)
+				w->accept_resume = now + WORKER_ACCEPT_PAUSE_MS;
 			return;
 		}
 		conn_accept(w, l->t, fd, (struct sockaddr *)&ss);
 	}
+}
+
+static void worker_accept_resume(struct worker *w)
+{
+	if (!w->accept_resume || timer_now_ms() < w->accept_resume)
+		return;
+	w->accept_resume = 0;
+	if (!w->draining && worker_listeners(w, EPOLL_CTL_ADD) < 0)
+		log_err("worker %d: epoll: %s", w->id, strerror(errno));
 }
 
 /** @brief Connections that yielded for fairness get their turn. */
@@ -148,10 +179,11 @@ static void worker_drain(struct worker *w)
 		return;
 	w->draining = 1;
 	w->drain_deadline = timer_now_ms() + 1000ULL * w->drain_timeout;
+	if (!w->accept_resume)
+		worker_listeners(w, EPOLL_CTL_DEL);
 	for (size_t i = 0; i < w->ntunnels; i++)
 		for (int j = 0; j < w->tunnels[i].nlisteners; j++) {
 			struct listener *l = &w->tunnels[i].listeners[j];
-			epoll_ctl(w->ep, EPOLL_CTL_DEL, l->fd, NULL);
 			close(l->fd);
 			l->fd = -1;
 		}
@@ -200,6 +232,11 @@ static int worker_timeout(const struct worker *w)
 		if (t < 0 || d < t)
 			t = d;
 	}
+	if (w->accept_resume) {
+		int a = w->accept_resume > now ? (int)(w->accept_resume - now) : 0;
+		if (t < 0 || a < t)
+			t = a;
+	}
 	return t;
 }
 
@@ -222,19 +259,10 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 		log_err("worker %d: epoll/signalfd: %s", id, strerror(errno));
 		exit(1);
 	}
-	for (size_t i = 0; i < ntunnels; i++)
-		for (int j = 0; j < tunnels[i].nlisteners; j++) {
-			struct listener *l = &tunnels[i].listeners[j];
-			struct epoll_event ev = {
-				/* Wake one worker per new connection. */
-				.events = EPOLLIN | EPOLLEXCLUSIVE,
-				.data.ptr = l,
-			};
-			if (epoll_ctl(w.ep, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
-				log_err("worker %d: epoll: %s", id, strerror(errno));
-				exit(1);
-			}
-		}
+	if (worker_listeners(&w, EPOLL_CTL_ADD) < 0) {
+		log_err("worker %d: epoll: %s", id, strerror(errno));
+		exit(1);
+	}
 	log_info("worker %d started (pid %d)", id, (int)getpid());
 
 	for (;;) {
@@ -256,6 +284,7 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 		worker_run_ready(&w);
 		worker_run_timers(&w);
 		worker_reap(&w);
+		worker_accept_resume(&w);
 		worker_check_drained(&w);
 	}
 }

@@ -36,6 +36,8 @@ struct worker {
 	int drain_timeout;		/* seconds */
 	int draining;
 	uint64_t drain_deadline;
+	uint64_t accept_resume;		/* accepting paused until then; 0: not */
+	uint64_t accept_warned;		/* last accept error logged */
 };
 
 /** @brief Serve the tunnels' listeners; on SIGTERM stop accepting and

@@ -1,12 +1,15 @@
 /* conn.c - one tunnelled connection and its state machine
  *
- *   server role: accept TLS -> HANDSHAKING -> authorize -> CONNECTING
- *                (backend) -> RELAYING -> CLOSED
+ *   server role: accept TLS -> HANDSHAKING -> path -> CONNECTING (backend)
+ *                -> RELAYING -> CLOSED
  *   client role: accept plain -> CONNECTING (server) -> HANDSHAKING
- *                -> verify -> RELAYING -> CLOSED
+ *                -> path -> RELAYING -> CLOSED
  *
- * Nothing reaches the backend before the peer is authorized: in the
- * server role the backend is not even connected until then.
+ * The peer is verified and authorized inside the handshake (tls.c's verify
+ * callback), so nothing reaches the backend before that: in the server
+ * role the backend is not even connected until then. "path" is the choice
+ * of mover right after the handshake: the keys go to the kernel (kTLS +
+ * splice) or the session stays in GnuTLS (userspace).
  */
 #include "config.h"
 

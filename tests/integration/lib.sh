@@ -330,6 +330,14 @@ make_pki() {
 
 # --- stunnel as a peer ---------------------------------------------------------
 
+# run_stunnel NAME PORT: stunnel4 in the foreground on $T/NAME.conf, until
+# it listens on PORT.
+run_stunnel() {
+	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
+	track $!
+	wait_port "$2" --pid "$LAST_PID" || fail "stunnel $1 does not listen on $2"
+}
+
 # start_stunnel_server NAME ACCEPT_PORT CONNECT_PORT: stunnel4 in the
 # foreground as a TLS server that requires a client certificate chaining
 # to the test CA; waits until it listens.
@@ -348,9 +356,7 @@ CAfile = $PKI/ca.pem
 verifyChain = yes
 requireCert = yes
 EOC
-	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
-	track $!
-	wait_port "$2" --pid "$LAST_PID" || fail "stunnel $1 does not listen on $2"
+	run_stunnel "$1" "$2"
 }
 
 # start_stunnel_client NAME ACCEPT_PORT CONNECT_PORT: stunnel4 as a TLS
@@ -373,9 +379,7 @@ CAfile = $PKI/ca.pem
 verifyChain = yes
 checkHost = localhost
 EOC
-	stunnel4 "$T/$1.conf" >"$T/$1.out" 2>&1 &
-	track $!
-	wait_port "$2" --pid "$LAST_PID" || fail "stunnel $1 does not listen on $2"
+	run_stunnel "$1" "$2"
 }
 
 # --- assertions -----------------------------------------------------------------

@@ -301,7 +301,7 @@ static void conn_handshake(struct conn *c)
 static int conn_try_ktls(struct conn *c, char *why, size_t len)
 {
 	const struct worker_ktls *k = c->w->ktls;
-	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, spent;
+	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, spent, never = 0;
 
 	if (k->mode == CFG_KTLS_OFF) {
 		snprintf(why, len, "ktls = \"off\"");
@@ -322,11 +322,7 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 		/* The peer already sent its FIN, or data came in with the
 		 * handshake: the kernel can't take this session, "on" or
 		 * not, and GnuTLS serves it. */
-		if (errno == ENOTCONN || errno == EAGAIN) {
-			worker_pipe_put(c->w, up, 1);
-			worker_pipe_put(c->w, down, 1);
-			return 0;
-		}
+		never = errno == ENOTCONN || errno == EAGAIN;
 		goto fallback;
 	}
 	c->ktls = 1;
@@ -336,7 +332,7 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 fallback:
 	worker_pipe_put(c->w, up, 1);
 	worker_pipe_put(c->w, down, 1);
-	return k->mode == CFG_KTLS_ON ? -1 : 0;
+	return k->mode == CFG_KTLS_ON && !never ? -1 : 0;
 }
 
 /** @brief Right after the handshake, while the TLS socket is most likely

@@ -114,6 +114,21 @@ static void tls_status_reason(gnutls_session_t s, unsigned status,
 		buf[--l] = '\0';
 }
 
+/** @brief Who the peer is, in one short phrase for a log line; @none when
+ *  the certificate names no one. */
+static void tls_identity_name(const struct tls_identity *id, const char *none,
+			      char *buf, size_t len)
+{
+	if (id->cn[0])
+		snprintf(buf, len, "CN=%s", id->cn);
+	else if (id->ndns)
+		snprintf(buf, len, "DNS=%s", id->dns[0]);
+	else if (id->nuri)
+		snprintf(buf, len, "URI=%s", id->uri[0]);
+	else
+		snprintf(buf, len, "%s", none);
+}
+
 /** @brief Called by GnuTLS once the peer's certificate arrived: chain,
  *  name, then allow lists and pins. Failing here aborts the handshake. */
 static int tls_verify_peer(gnutls_session_t s)
@@ -146,14 +161,7 @@ static int tls_verify_peer(gnutls_session_t s)
 		return -1;
 	}
 	ok = tls_authorize(t, &id, k->reason, sizeof k->reason);
-	if (id.cn[0])
-		snprintf(k->who, sizeof k->who, "CN=%s", id.cn);
-	else if (id.ndns)
-		snprintf(k->who, sizeof k->who, "DNS=%s", id.dns[0]);
-	else if (id.nuri)
-		snprintf(k->who, sizeof k->who, "URI=%s", id.uri[0]);
-	else
-		snprintf(k->who, sizeof k->who, "peer");
+	tls_identity_name(&id, "peer", k->who, sizeof k->who);
 	tls_identity_free(&id);
 	if (!ok)
 		return -1;
@@ -200,7 +208,7 @@ err:
 void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 {
 	if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
-		   rc == GNUTLS_E_CERTIFICATE_REQUIRED) {
+	    rc == GNUTLS_E_CERTIFICATE_REQUIRED) {
 		snprintf(buf, len, "peer sent no certificate");
 	} else if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 		   rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
@@ -302,20 +310,6 @@ static int tls_in_list(const struct cfg_strlist *l, const char *v, int nocase)
 	return 0;
 }
 
-/** @brief Who the peer is, in one short phrase for a log line. */
-static void tls_identity_name(const struct tls_identity *id, char *buf,
-			      size_t len)
-{
-	if (id->cn[0])
-		snprintf(buf, len, "CN=%s", id->cn);
-	else if (id->ndns)
-		snprintf(buf, len, "DNS=%s", id->dns[0]);
-	else if (id->nuri)
-		snprintf(buf, len, "URI=%s", id->uri[0]);
-	else
-		snprintf(buf, len, "a certificate without CN or SAN");
-}
-
 int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
 		  char *reason, size_t len)
 {
@@ -355,7 +349,7 @@ int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
 		char hex[65];
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", id->spki_sha256[i]);
-		tls_identity_name(id, who, sizeof who);
+		tls_identity_name(id, "a certificate without CN or SAN", who, sizeof who);
 		snprintf(reason, len, "public key %s of %s is not in pin_sha256",
 			 id->have_spki ? hex : "(unreadable)", who);
 		return 0;
@@ -365,7 +359,7 @@ int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
 	else if (nlists == 1 && strcmp(only, "allow_uri") == 0 && id->nuri)
 		snprintf(who, sizeof who, "URI=%s", id->uri[0]);
 	else
-		tls_identity_name(id, who, sizeof who);
+		tls_identity_name(id, "a certificate without CN or SAN", who, sizeof who);
 	if (nlists == 1)
 		snprintf(reason, len, "%s is not in %s", who, only);
 	else

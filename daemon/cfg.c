@@ -192,27 +192,43 @@ static int cfg_apply_int(struct cfg_ctx *x, const config_setting_t *s,
 	return 0;
 }
 
+/** @brief Index of @v among @words (NULL-terminated), or -1. */
+static int cfg_word_index(const char *const *words, const char *v)
+{
+	for (int i = 0; words[i]; i++)
+		if (strcmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+/** @brief "\"a\", \"b\"@last\"c\"" for error messages. */
+static void cfg_words_phrase(const char *const *words, const char *last,
+			     char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (int i = 0; words[i]; i++) {
+		size_t l = strlen(buf);
+		snprintf(buf + l, len - l, "%s\"%s\"",
+			 i == 0 ? "" : words[i + 1] ? ", " : last, words[i]);
+	}
+}
+
 /** @brief One of d->words; the field gets the word's index. */
 static int cfg_apply_word(struct cfg_ctx *x, const config_setting_t *s,
 			  const struct cfg_setting *d, void *obj)
 {
-	char expect[128] = "";
+	char expect[128];
 	const char *v = NULL;
+	int i;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		v = config_setting_get_string(s);
-		for (int i = 0; d->words[i]; i++)
-			if (strcmp(v, d->words[i]) == 0) {
-				*cfg_field_int(obj, d) = i;
-				return 0;
-			}
+		if ((i = cfg_word_index(d->words, v)) >= 0) {
+			*cfg_field_int(obj, d) = i;
+			return 0;
+		}
 	}
-	for (int i = 0; d->words[i]; i++) {
-		size_t l = strlen(expect);
-		snprintf(expect + l, sizeof expect - l, "%s\"%s\"",
-			 i == 0 ? "" : d->words[i + 1] ? ", " : " or ",
-			 d->words[i]);
-	}
+	cfg_words_phrase(d->words, " or ", expect, sizeof expect);
 	if (v)
 		return cfg_fail(x, s, d->name, "expected %s, got \"%s\"", expect, v);
 	return cfg_fail(x, s, d->name, "expected %s, got %s", expect,
@@ -365,13 +381,9 @@ static int cfg_apply_bits(struct cfg_ctx *x, const config_setting_t *s,
 	unsigned *bits = (unsigned *)((char *)obj + d->off), v = 0;
 	int single = config_setting_type(s) == CONFIG_TYPE_STRING;
 	int n = single ? 1 : config_setting_length(s);
-	char expect[128] = "";
+	char expect[128];
 
-	for (int i = 0; d->words[i]; i++) {
-		size_t l = strlen(expect);
-		snprintf(expect + l, sizeof expect - l, "%s\"%s\"", i ? ", " : "",
-			 d->words[i]);
-	}
+	cfg_words_phrase(d->words, ", ", expect, sizeof expect);
 	if (!single && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return cfg_fail(x, s, d->name, "expected a list of %s, got %s",
@@ -380,10 +392,8 @@ static int cfg_apply_bits(struct cfg_ctx *x, const config_setting_t *s,
 		const config_setting_t *e = single ? s : config_setting_get_elem(s, i);
 		const char *w = config_setting_type(e) == CONFIG_TYPE_STRING ?
 			config_setting_get_string(e) : "";
-		int k;
-		for (k = 0; d->words[k] && strcmp(w, d->words[k]); k++)
-			;
-		if (!d->words[k])
+		int k = cfg_word_index(d->words, w);
+		if (k < 0)
 			return cfg_fail(x, e, d->name, "expected a list of %s, got \"%s\"",
 					expect, w);
 		v |= 1u << k;

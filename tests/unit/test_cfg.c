@@ -783,6 +783,31 @@ START_TEST(err_bad_words)
 }
 END_TEST
 
+/* ciphers and tls_versions: sets of words, parsed into bits. */
+START_TEST(word_sets)
+{
+	struct cfg c;
+
+	load_ok(&c, SRV(""));
+	ck_assert_uint_eq(c.tunnels[0].ciphers,
+			  CFG_CIPHER_AES128 | CFG_CIPHER_AES256 | CFG_CIPHER_CHACHA);
+	ck_assert_uint_eq(c.tunnels[0].versions, CFG_TLS12 | CFG_TLS13);
+	cfg_free(&c);
+	load_ok(&c, SRV("ciphers = [ \"CHACHA20-POLY1305\", \"AES-128-GCM\" ]; tls_versions = \"1.3\";"));
+	ck_assert_uint_eq(c.tunnels[0].ciphers, CFG_CIPHER_AES128 | CFG_CIPHER_CHACHA);
+	ck_assert_uint_eq(c.tunnels[0].versions, CFG_TLS13);
+	cfg_free(&c);
+	EXPECT_ERR(SRV("ciphers = [ \"AES-128-GCM\", \"RC4\" ];"),
+		   ":10: tunnel web.ciphers: expected a list of \"AES-128-GCM\", \"AES-256-GCM\", \"CHACHA20-POLY1305\", got \"RC4\"");
+	EXPECT_ERR(SRV("tls_versions = [ \"1.1\" ];"),
+		   ":10: tunnel web.tls_versions: expected a list of \"1.2\", \"1.3\", got \"1.1\"");
+	EXPECT_ERR(SRV("tls_versions = 13;"),
+		   ":10: tunnel web.tls_versions: expected a list of \"1.2\", \"1.3\", got an integer");
+	EXPECT_ERR(SRV("ciphers = [ ];"),
+		   ":10: tunnel web.ciphers: expected at least one of \"AES-128-GCM\", \"AES-256-GCM\", \"CHACHA20-POLY1305\"");
+}
+END_TEST
+
 START_TEST(err_missing_required)
 {
 	EXPECT_ERR(edit(SRV(""), "name = \"web\";", ""),
@@ -1062,6 +1087,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(bad, err_daemon_ids_and_chroot);
 	tcase_add_test(bad, err_out_of_range);
 	tcase_add_test(bad, err_bad_words);
+	tcase_add_test(bad, word_sets);
 	tcase_add_test(bad, err_missing_required);
 	tcase_add_test(bad, err_bad_name);
 	tcase_add_test(bad, err_name_too_long);

@@ -126,6 +126,7 @@ on_exit() {
 	stop_all
 	[ -n "${WATCHDOG:-}" ] && wait "$WATCHDOG" 2>/dev/null
 	path_report
+	"$TCPTOOL" release-ports $$
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "$TEST_NAME: keeping $T" >&2
 	else
@@ -154,10 +155,12 @@ wait_port() {
 	"$TCPTOOL" -t 10 listening "$@"
 }
 
-# pick_ports VAR...: set each VAR to a distinct free port.
+# pick_ports VAR...: set each VAR to a distinct free port, reserved for
+# this test (tcptool's reservation folder) until it exits, so tests
+# running side by side never pick the same port.
 pick_ports() {
 	local v
-	read -r "$@" < <("$TCPTOOL" freeport $# | tr '\n' ' ')
+	read -r "$@" < <("$TCPTOOL" freeport $# --owner $$ | tr '\n' ' ')
 	for v in "$@"; do
 		[ -n "${!v}" ] || fail "tcptool freeport found no port for $v"
 	done

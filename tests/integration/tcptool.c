@@ -4,7 +4,8 @@
  * global -t SECONDS (default 60): on expiry it says what it was waiting
  * for and exits 124, like timeout(1).
  *
- *   tcptool [-t SECS] freeport [N]
+ *   tcptool [-t SECS] freeport [N] [--owner PID]
+ *   tcptool [-t SECS] release-ports PID
  *   tcptool [-t SECS] has-ipv6
  *   tcptool [-t SECS] listening PORT... [--pid PID]
  *   tcptool [-t SECS] serve PORT [options]
@@ -17,9 +18,11 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -41,6 +45,7 @@
 #define TT_EX_TIMEOUT 124
 #define TT_BUFSZ (64 * 1024)
 #define TT_MAX_LISTEN 4
+#define TT_DIR_MAX 512		/* the port reservation folder's path */
 
 static const char *tt_cmd = "tcptool";
 static int64_t tt_deadline;		/* ms on the monotonic clock */
@@ -325,22 +330,169 @@ static int tt_ephemeral_low(void)
 	return lo;
 }
 
-/** @brief Print @count distinct free ports, one a line.
+/*
+ * Reservations. "Free right now" is not enough when tests run side by
+ * side: two tests can both find a port free before either binds it. So a
+ * port handed out with --owner is also reserved for that process: a file
+ * named after the port, holding the owner's PID, in a folder shared by
+ * every test on this kernel (its boot_id in the name, so the kTLS VM,
+ * which sees the host's /tmp, keeps its own). A flock on the folder's
+ * lock file makes look-up-and-reserve one step. A reservation whose owner
+ * is gone is stale and taken over; release-ports drops an owner's ones.
+ */
+
+/** @brief The reservation folder in @buf (created, mode 1777), or 0 when
+ *  it can't be had (then ports are handed out unreserved). */
+static int tt_port_dir(char *buf, size_t len)
+{
+	const char *env = getenv("SSLTUNNEL_PORT_DIR");
+	char boot[64] = "unknown";
+	FILE *f;
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+	} else {
+		f = fopen("/proc/sys/kernel/random/boot_id", "r");
+		if (f) {
+			if (!fgets(boot, sizeof boot, f))
+				snprintf(boot, sizeof boot, "unknown");
+			boot[strcspn(boot, "\n")] = 0;
+			fclose(f);
+		}
+		snprintf(buf, len, "/tmp/ssltunnel-test-ports.%s", boot);
+	}
+	if (mkdir(buf, 01777) == 0)
+		chmod(buf, 01777);	/* umask may have cut the bits */
+	else if (errno != EEXIST)
+		return 0;
+	return 1;
+}
+
+/** @brief Take the folder's lock (waiting within the deadline); returns
+ *  the lock's fd, or -1 when there is no lock to be had. */
+static int tt_port_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	fchmod(fd, 0666);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int left;
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+		left = tt_poll_timeout("waiting for the port reservation lock");
+		poll(NULL, 0, left < 10 ? left : 10);
+	}
+	return fd;
+}
+
+/** @brief The PID a reservation file names, or 0 (missing, unreadable). */
+static long tt_port_owner(const char *path)
+{
+	char buf[32] = "";
+	long pid = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, buf, sizeof buf - 1) > 0)
+		pid = strtol(buf, NULL, 10);
+	close(fd);
+	return pid > 0 ? pid : 0;
+}
+
+/** @brief Is @port reserved? (After tt_port_sweep every reservation
+ *  left belongs to a live process.) */
+static int tt_port_reserved(const char *dir, int port)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/%d", dir, port);
+	return access(path, F_OK) == 0;
+}
+
+/** @brief Drop the reservations of processes that are gone, and with
+ *  @drop > 0 those of process @drop too (the caller holds the lock). */
+static void tt_port_sweep(const char *dir, long drop)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	long pid;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		pid = tt_port_owner(path);
+		if (pid == drop || pid <= 0 ||
+		    (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/** @brief Reserve @port for @owner (the caller holds the lock). */
+static void tt_port_reserve(const char *dir, int port, long owner)
+{
+	char path[PATH_MAX], line[32];
+	int fd, n;
+
+	snprintf(path, sizeof path, "%s/%d", dir, port);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		tt_die(TT_EX_FAIL, "reserve port %d: %s: %s", port, path,
+		       strerror(errno));
+	fchmod(fd, 0666);
+	n = snprintf(line, sizeof line, "%ld\n", owner);
+	if (write(fd, line, (size_t)n) != n)
+		tt_die(TT_EX_FAIL, "reserve port %d: write %s: %s", port, path,
+		       strerror(errno));
+	close(fd);
+}
+
+/** @brief Print @count distinct free ports, one a line; with --owner PID
+ *  reserve them for PID too (see above).
  *
  * A port from bind(port 0) lies in the ephemeral range, where any
  * outgoing connection of a test running in parallel can take it before
  * the daemon binds it. So pick random ports just below that range, keep
- * those that bind on both 127.0.0.1 and ::1, and fall back to port 0
- * only when the range below is too small. */
+ * those that bind on both 127.0.0.1 and ::1 and that no live test has
+ * reserved, and fall back to port 0 only when the range below is too
+ * small. */
 static int cmd_freeport(int argc, char **argv)
 {
-	int count = argc > 0 ? (int)tt_num(argv[0], 1, 64, "N") : 1;
-	int hi = tt_ephemeral_low() - 1, lo = 10000;
-	int got[64], ngot = 0;
+	int count = 1, hi = tt_ephemeral_low() - 1, lo = 10000;
+	int got[64], ngot = 0, lock = -1;
+	long owner = 0;
+	char dir[TT_DIR_MAX];
 	unsigned seed = (unsigned)getpid() ^ (unsigned)tt_now_ms();
 
-	if (argc > 1)
-		tt_die(TT_EX_USAGE, "usage: freeport [N]");
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--owner") && i + 1 < argc)
+			owner = tt_num(argv[++i], 1, 1L << 30, "--owner");
+		else if (i == 0 && argv[i][0] != '-')
+			count = (int)tt_num(argv[i], 1, 64, "N");
+		else
+			tt_die(TT_EX_USAGE, "usage: freeport [N] [--owner PID]");
+	}
+	if (owner) {
+		if (!tt_port_dir(dir, sizeof dir) ||
+		    (lock = tt_port_lock(dir)) < 0)
+			fprintf(stderr, "tcptool: freeport: no reservation folder "
+				"(%s: %s); ports are not reserved\n", dir,
+				strerror(errno));
+		else
+			tt_port_sweep(dir, 0);
+	}
 	while (ngot < count) {
 		int port = 0, dup = 0;
 
@@ -361,12 +513,34 @@ static int cmd_freeport(int argc, char **argv)
 		}
 		for (int i = 0; i < ngot; i++)
 			dup |= got[i] == port;
-		if (dup || !tt_port_free(AF_INET, port) ||
+		if (dup || (lock >= 0 && tt_port_reserved(dir, port)) ||
+		    !tt_port_free(AF_INET, port) ||
 		    !tt_port_free(AF_INET6, port))
 			continue;
+		if (lock >= 0)
+			tt_port_reserve(dir, port, owner);
 		got[ngot++] = port;
-		printf("%d\n", port);
 	}
+	if (lock >= 0)
+		close(lock);	/* drops the flock */
+	for (int i = 0; i < ngot; i++)
+		printf("%d\n", got[i]);
+	return 0;
+}
+
+/** @brief Drop every port reservation that names process @argv[0]
+ *  (and any whose process is gone). */
+static int cmd_release_ports(int argc, char **argv)
+{
+	char dir[TT_DIR_MAX];
+	int lock;
+
+	if (argc != 1)
+		tt_die(TT_EX_USAGE, "usage: release-ports PID");
+	if (!tt_port_dir(dir, sizeof dir) || (lock = tt_port_lock(dir)) < 0)
+		return 0;	/* nothing was reserved there */
+	tt_port_sweep(dir, (long)tt_num(argv[0], 1, 1L << 30, "PID"));
+	close(lock);
 	return 0;
 }
 
@@ -1217,6 +1391,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } tt_cmds[] = {
 	{ "freeport", cmd_freeport },
+	{ "release-ports", cmd_release_ports },
 	{ "has-ipv6", cmd_has_ipv6 },
 	{ "listening", cmd_listening },
 	{ "serve", cmd_serve },
@@ -1230,7 +1405,9 @@ static void tt_usage(void)
 {
 	fprintf(stderr,
 		"usage: tcptool [-t SECONDS] COMMAND ARGS...\n"
-		"  freeport [N]                       print N free ports for 127.0.0.1 and ::1\n"
+		"  freeport [N] [--owner PID]         print N free ports for 127.0.0.1 and ::1;\n"
+		"                                     --owner: reserved for PID against other tests\n"
+		"  release-ports PID                  drop PID's port reservations\n"
 		"  has-ipv6                           exit 0 if [::1] can be bound\n"
 		"  listening PORT... [--pid PID]      wait until something listens on each PORT\n"
 		"  serve PORT [--host H]... [--count-file F] [--pid-file F]\n"

@@ -170,9 +170,10 @@ pick_ports() {
 
 # start_daemon CONF LOGFILE: run ssltunneld -f -c CONF in the background,
 # stderr (the log) to LOGFILE, stdout to LOGFILE's .out; wait until every
-# listen port of CONF is listening. Sets LAST_PID to the master's PID.
+# listen port of CONF is listening and its workers have started. Sets
+# LAST_PID to the master's PID.
 start_daemon() {
-	local conf=$1 log=$2 pid port ports
+	local conf=$1 log=$2 pid port ports n said
 	"$SSLTUNNELD" -f -c "$conf" >"${log%.log}.out" 2>"$log" &
 	pid=$!
 	track "$pid"
@@ -181,7 +182,32 @@ start_daemon() {
 	[ -n "$ports" ] || fail "start_daemon: no listen = \"...:PORT\" in $conf"
 	wait_port $ports --pid "$pid" ||
 		fail "ssltunneld -c ${conf##*/} did not start listening on $(echo $ports)"
+	# The master listens before it forks: wait for the workers too, so a
+	# test that looks at them sees all of them.
+	n=$(sed -n 's/^[[:space:]]*workers[[:space:]]*=[[:space:]]*\([0-9]*\);.*/\1/p' "$conf" | head -n 1)
+	said=$log
+	grep -Eq '^[[:space:]]*log_level[[:space:]]*=[[:space:]]*"(info|debug)"' "$conf" || said=-
+	if [ -n "$n" ]; then
+		wait_until 10 workers_ready "$pid" "$n" "$said" ||
+			fail "ssltunneld -c ${conf##*/}: $(workers_ready "$pid" "$n" "$said" -v) of $n workers started after 10 s"
+	fi
 	LAST_PID=$pid
+}
+
+# workers_ready MASTER N LOG [-v]: true when MASTER has N running children
+# and each has logged "worker K started (pid P)" to LOG (a worker says so
+# once it has dropped privileges, before it serves anything). LOG "-":
+# count the children only (a log level above info). With -v, print how
+# many are ready.
+workers_ready() {
+	local pid=$1 n=$2 log=$3 k c=0
+	for k in $(pgrep -P "$pid"); do
+		running "$k" || continue
+		[ "$log" = - ] || grep -q "worker [0-9]* started (pid $k)" "$log" || continue
+		c=$((c + 1))
+	done
+	[ "${4:-}" != -v ] || echo "$c"
+	[ "$c" -eq "$n" ]
 }
 
 # Send SIGTERM to a daemon's master and check it stops within 10 s with

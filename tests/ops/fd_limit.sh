@@ -19,8 +19,8 @@ start_daemon "$T/c.conf" "$T/c.log"
 S=$!
 track "$S"
 wait_port "$SRV" || fail "server daemon not listening"
+wait_until 10 workers_ready "$S" 1 "$T/s.log" || fail "server daemon's worker did not start"
 W=$(pgrep -P "$S")
-[ -n "$W" ] || fail "server daemon has no worker"
 
 # 60 connections that never say anything: more than the worker can hold.
 fds=()

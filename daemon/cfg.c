@@ -855,10 +855,12 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	if (!config_read_file(&lc, abs)) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO && !config_error_file(&lc))
 			snprintf(err, errlen, "%s: cannot read: %s", abs, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: syntax error: %s",
+		else	/* libconfig's text is "syntax error" or says more */
+			snprintf(err, errlen, "%s:%d: %s%s",
 				 config_error_file(&lc) ? config_error_file(&lc) : abs,
-				 config_error_line(&lc), config_error_text(&lc));
+				 config_error_line(&lc),
+				 strcmp(config_error_text(&lc), "syntax error") ?
+				 "syntax error: " : "", config_error_text(&lc));
 		goto out;
 	}
 	c->path = abs;

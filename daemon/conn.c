@@ -319,9 +319,10 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 	    ktls_enable(c->tls.fd, c->sess, c->ulp, &spent, why, len) < 0) {
 		if (spent)
 			return -1;
-		/* The peer already sent its FIN, or data came in with the
-		 * handshake: the kernel can't take this session, "on" or
-		 * not, and GnuTLS serves it. */
+		/* Nothing went to the kernel (e.g. it could not load the
+		 * cipher): GnuTLS serves the session under "auto". The peer
+		 * already sent its FIN, or data came in with the handshake:
+		 * the kernel can't take this session, "on" or not. */
 		never = errno == ENOTCONN || errno == EAGAIN;
 		goto fallback;
 	}

@@ -22,6 +22,10 @@ int ktls_probe(char *why, size_t len)
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof a;
+	struct tls12_crypto_info_aes_gcm_128 probe_key = {
+		.info = { .version = TLS_1_2_VERSION,
+			  .cipher_type = TLS_CIPHER_AES_GCM_128 },
+	};
 	int l = -1, c = -1, s = -1, ok = 0;
 
 	/* TCP_ULP needs an established socket: make a loopback pair. The
@@ -41,6 +45,16 @@ int ktls_probe(char *why, size_t len)
 			snprintf(why, len, "kernel has no TLS module (CONFIG_TLS unset or tls.ko not loadable)");
 		else
 			snprintf(why, len, "TCP_ULP \"tls\": %s", strerror(errno));
+		goto out;
+	}
+	/* tls.ko alone is not enough: the AEAD comes from the crypto API,
+	 * whose module may not load (TLS_TX then fails with ENOENT). Try a
+	 * throw-away TLS 1.2 AES-128-GCM key, the cipher every peer offers. */
+	if (setsockopt(s, SOL_TLS, TLS_TX, &probe_key, sizeof probe_key) < 0) {
+		if (errno == ENOENT)
+			snprintf(why, len, "the kernel has TLS but cannot provide AES-128-GCM for it (crypto module gcm not loadable?)");
+		else
+			snprintf(why, len, "TLS_TX with a test key: %s", strerror(errno));
 		goto out;
 	}
 	ok = 1;
@@ -130,7 +144,11 @@ static int ktls_set(int fd, gnutls_session_t s, int read, char *why, size_t len)
 	if (n < 0)
 		return -1;
 	rc = setsockopt(fd, SOL_TLS, read ? TLS_RX : TLS_TX, &info, n);
-	if (rc < 0)
+	if (rc < 0 && errno == ENOENT)	/* the AEAD, not tls.ko */
+		snprintf(why, len, "%s: the kernel cannot provide %s (crypto module not loadable?)",
+			 read ? "TLS_RX" : "TLS_TX",
+			 gnutls_cipher_get_name(gnutls_cipher_get(s)));
+	else if (rc < 0)
 		snprintf(why, len, "%s: %s", read ? "TLS_RX" : "TLS_TX",
 			 strerror(errno));
 	gnutls_memset(&info, 0, sizeof info);
@@ -163,10 +181,13 @@ int ktls_enable(int fd, gnutls_session_t s, int attached, int *spent,
 	}
 	if (!attached && ktls_attach(fd, why, len) < 0)
 		return -1;
-	/* Past this point the socket is the kernel's: a failure leaves a
-	 * session neither side can use. */
+	/* A refused TLS_TX installs nothing (the ULP without keys is plain
+	 * TCP, GnuTLS can go on); once it is set, the sending side is the
+	 * kernel's and a failure leaves a session neither side can use. */
+	if (ktls_set(fd, s, 0, why, len) < 0)
+		return -1;
 	*spent = 1;
-	if (ktls_set(fd, s, 0, why, len) < 0 || ktls_set(fd, s, 1, why, len) < 0)
+	if (ktls_set(fd, s, 1, why, len) < 0)
 		return -1;
 	return 0;
 }

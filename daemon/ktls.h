@@ -29,7 +29,8 @@ union ktls_info {
 #define KTLS_HS_NEW_SESSION_TICKET 4
 #define KTLS_HS_KEY_UPDATE 24
 
-/** @brief Can this kernel take TLS sessions? 1 yes, 0 no with @why. */
+/** @brief Can this kernel take TLS sessions: the "tls" ULP and an
+ *  AES-128-GCM key on a loopback pair? 1 yes, 0 no with @why. */
 int ktls_probe(char *why, size_t len);
 
 /** @brief Fill @out from one direction's record state. Pure: the unit

@@ -628,9 +628,9 @@ END_TEST
 START_TEST(err_syntax)
 {
 	EXPECT_ERR("daemon = {\n  workers = 1;\n  log_level = ;\n};\n" SRV(""),
-		   ":3: syntax error: syntax error");
+		   ":3: syntax error");
 	/* group never closed: reported where the file ends */
-	EXPECT_ERR("daemon = {\n  workers = 1;\n", ":3: syntax error: syntax error");
+	EXPECT_ERR("daemon = {\n  workers = 1;\n", ":3: syntax error");
 	/* the same setting twice in one group */
 	EXPECT_ERR("daemon = {\n  workers = 1;\n  workers = 2;\n};\n" SRV(""),
 		   ":3: syntax error: duplicate setting name");

@@ -212,7 +212,7 @@ void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 		snprintf(buf, len, "peer sent no certificate");
 	} else if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 		   rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-		snprintf(buf, len, "peer sent alert: %s",
+		snprintf(buf, len, "peer sent TLS alert: %s",
 			 gnutls_alert_get_name(gnutls_alert_get(s)));
 	} else if (rc == GNUTLS_E_PREMATURE_TERMINATION ||
 		   rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR) {

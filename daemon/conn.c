@@ -69,6 +69,20 @@ static void conn_fd_close(struct conn *c, struct conn_fd *f, int reset)
 	f->registered = 0;
 }
 
+/** @brief Read and drop what the peer sent that nobody will read (at
+ *  most 64 KiB). A socket closed with unread data sends a reset instead
+ *  of a FIN, and the reset makes the peer's kernel throw away what it had
+ *  not read yet, our alert among it: a refused TLS 1.3 client, which sends
+ *  its first data right after its Finished, would never learn why. */
+static void conn_fd_drain(struct conn_fd *f)
+{
+	char buf[4096];
+
+	for (int i = 0; f->fd >= 0 && i < 16; i++)
+		if (recv(f->fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+			break;
+}
+
 void conn_close(struct conn *c, int error)
 {
 	struct worker *w = c->w;
@@ -95,6 +109,8 @@ void conn_close(struct conn *c, int error)
 	/* An error on one leg is shown on the other as a reset, never as a
 	 * clean end that would pass a truncated stream for a whole one. */
 	conn_fd_close(c, &c->plain, error);
+	if (error)
+		conn_fd_drain(&c->tls);
 	conn_fd_close(c, &c->tls, 0);
 	if (c->sess) {
 		gnutls_deinit(c->sess);

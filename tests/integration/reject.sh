@@ -64,7 +64,12 @@ say "ok: no client certificate rejected"
 log_mark "$SRVLOG"
 "$TCPTOOL" -t 5 expect-closed 127.0.0.1 "$C2" || fail "allow_cn miss: app connection not closed"
 assert_log_since "$SRVLOG" "notice: tunnel in: $PEER: CN=client2 is not in allow_cn\$"
-say "ok: CN=client2 rejected by allow_cn"
+# Our client role, whose TLS 1.3 handshake was over when the server
+# refused it, learns why: the server read what the client had sent on,
+# so it closed with a FIN, not a reset that would have lost the alert.
+wait_until 5 grep -Eq "notice: tunnel c2: $PEER: relay failed after [0-9]+ ms: peer sent TLS alert: Certificate is bad\$" "$T/cli.log" ||
+	fail "allow_cn miss: the client role did not log the server's alert: $(grep 'tunnel c2: 127' "$T/cli.log" | tail -n 3)"
+say "ok: CN=client2 rejected by allow_cn; the client role logged the server's alert"
 
 # 4. expired client certificate
 log_mark "$SRVLOG"

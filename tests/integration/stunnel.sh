@@ -4,6 +4,13 @@
 #     against ca.pem: it checks our client certificate) -> backend
 #  2. app -> stunnel client (client1's certificate, checkHost) -> our
 #     server role -> backend
+# In 1 the app does not half-close: the backend closes first, once all of
+# the upload is in. With a half-close there, stunnel 5.68 once (1 run of
+# the whole suite in ~100, under load) sent its close_notify 110,113 bytes
+# before the end of what the backend had sent, when our close_notify
+# reached it while the backend was still sending; its own log showed no
+# error. Half-close through our two roles is tested in halfclose.sh; in 2
+# the app half-closes as usual.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 need_tools stunnel4
@@ -13,7 +20,7 @@ random_file "$T/up" $((4 * 1024 * 1024 + 17))
 random_file "$T/down" $((4 * 1024 * 1024 + 33))
 
 start_backend "$BE" --mode sink-source --source "$T/down" --sink "$T/sink" \
-	--count-file "$T/count"
+	--fin-after "$(stat -c %s "$T/up")" --count-file "$T/count"
 
 start_stunnel_server stunnel-srv "$STS" "$BE"
 start_stunnel_client stunnel-cli "$STC" "$SRV"
@@ -26,7 +33,7 @@ start_daemon "$T/cli.conf" "$T/cli.log"
 start_daemon "$T/srv.conf" "$T/srv.log"
 
 # 1
-"$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$CLI" "$T/up" "$T/got1" ||
+"$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$CLI" "$T/up" "$T/got1" --no-fin ||
 	fail "client role -> stunnel server: sendrecv failed"
 assert_same "$T/up" "$T/sink.1"
 assert_same "$T/down" "$T/got1"

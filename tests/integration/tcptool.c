@@ -9,7 +9,7 @@
  *   tcptool [-t SECS] has-ipv6
  *   tcptool [-t SECS] listening PORT... [--pid PID]
  *   tcptool [-t SECS] serve PORT [options]
- *   tcptool [-t SECS] sendrecv HOST PORT INFILE OUTFILE
+ *   tcptool [-t SECS] sendrecv HOST PORT INFILE OUTFILE [--no-fin]
  *   tcptool [-t SECS] many HOST PORT N BYTES
  *   tcptool [-t SECS] expect-closed HOST PORT [--silent]
  *   tcptool [-t SECS] blackhole PORT [--pid-file F]
@@ -660,6 +660,7 @@ struct srv_opts {
 	unsigned char *source;		/* sink-source: what every conn is sent */
 	size_t source_len;
 	int after_eof;			/* sink-source: send only after peer EOF */
+	long long fin_after;		/* sink-source: FIN only after this many bytes in */
 	long long shut_after;		/* echo: shut write after this many bytes; -1 off */
 };
 
@@ -672,6 +673,7 @@ struct srv_conn {
 	int sink_fd;
 	size_t src_off;
 	long long echoed;
+	long long received;
 	int rd_eof;			/* peer's EOF seen */
 	int wr_shut;			/* we sent our FIN */
 };
@@ -800,6 +802,8 @@ static int srv_io(const struct srv_opts *o, struct srv_conn *c, short rev)
 		}
 		if (n == 0 && room && !c->rd_eof)
 			c->rd_eof = 1;
+		if (n > 0)
+			c->received += n;
 		if (n > 0 && o->mode == SRV_ECHO)
 			c->tail += (size_t)n;
 		if (n > 0 && c->sink_fd >= 0)
@@ -845,7 +849,8 @@ static int srv_io(const struct srv_opts *o, struct srv_conn *c, short rev)
 			c->head = c->tail = 0;
 		}
 	} else if (c->src_off == o->source_len &&
-		   (!o->after_eof || c->rd_eof)) {
+		   (!o->after_eof || c->rd_eof) &&
+		   (c->received >= o->fin_after || c->rd_eof)) {
 		srv_shut_wr(c);
 	}
 	return c->rd_eof && c->wr_shut;
@@ -880,7 +885,8 @@ static void srv_usage(void)
 	tt_die(TT_EX_USAGE,
 	       "usage: serve PORT [--host H]... [--count-file F] [--pid-file F]\n"
 	       "         --mode echo [--shut-after BYTES]\n"
-	       "       | --mode sink-source [--sink PREFIX] [--source FILE] [--after-eof]");
+	       "       | --mode sink-source [--sink PREFIX] [--source FILE] [--after-eof]\n"
+	       "                            [--fin-after BYTES]");
 }
 
 static void srv_parse(struct srv_opts *o, int argc, char **argv)
@@ -918,6 +924,8 @@ static void srv_parse(struct srv_opts *o, int argc, char **argv)
 			source = v;
 		else if (!strcmp(a, "--shut-after"))
 			o->shut_after = tt_num(v, 0, INT64_MAX, "--shut-after");
+		else if (!strcmp(a, "--fin-after"))
+			o->fin_after = tt_num(v, 0, INT64_MAX, "--fin-after");
 		else
 			srv_usage();
 	}
@@ -925,7 +933,8 @@ static void srv_parse(struct srv_opts *o, int argc, char **argv)
 		o->hosts[o->nhosts++] = "127.0.0.1";
 	if (o->mode == SRV_SINK_SOURCE && source)
 		o->source = tt_slurp(source, &o->source_len);
-	if (o->mode == SRV_ECHO && (source || o->sink_prefix || o->after_eof))
+	if (o->mode == SRV_ECHO && (source || o->sink_prefix || o->after_eof ||
+				    o->fin_after))
 		srv_usage();
 	if (o->mode == SRV_SINK_SOURCE && o->shut_after >= 0)
 		srv_usage();
@@ -1012,19 +1021,23 @@ static int cmd_serve(int argc, char **argv)
 
 /* ---- sendrecv ----------------------------------------------------------- */
 
-/** @brief One connection: send INFILE (then FIN) while reading into OUTFILE
- *  until the peer's EOF. Exit 0 if both directions completed cleanly. */
+/** @brief One connection: send INFILE (then FIN, unless --no-fin) while
+ *  reading into OUTFILE until the peer's EOF. Exit 0 if both directions
+ *  completed cleanly. --no-fin: never half-close, the peer closes first
+ *  (for peers whose half-close handling is not to be relied on). */
 static int cmd_sendrecv(int argc, char **argv)
 {
 	unsigned char out[TT_BUFSZ], in[TT_BUFSZ];
 	size_t ohead = 0, otail = 0;
-	int in_eof = 0, wr_shut = 0, rd_eof = 0;
+	int in_eof = 0, wr_shut = 0, rd_eof = 0, no_fin = 0;
 	unsigned long long sent = 0, got = 0;
 	int64_t start = tt_now_ms();
 	int infd, outfd, fd;
 
-	if (argc != 4)
-		tt_die(TT_EX_USAGE, "usage: sendrecv HOST PORT INFILE OUTFILE");
+	if (argc == 5 && !strcmp(argv[4], "--no-fin"))
+		no_fin = 1;
+	else if (argc != 4)
+		tt_die(TT_EX_USAGE, "usage: sendrecv HOST PORT INFILE OUTFILE [--no-fin]");
 	infd = open(argv[2], O_RDONLY | O_CLOEXEC);
 	if (infd < 0)
 		tt_die(TT_EX_USAGE, "%s: %s", argv[2], strerror(errno));
@@ -1048,16 +1061,17 @@ static int cmd_sendrecv(int argc, char **argv)
 			in_eof = r == 0;
 		}
 		if (ohead == otail && in_eof && !wr_shut) {
-			if (shutdown(fd, SHUT_WR) < 0)
+			if (!no_fin && shutdown(fd, SHUT_WR) < 0)
 				tt_die(TT_EX_FAIL, "shutdown: %s", strerror(errno));
-			wr_shut = 1;
+			wr_shut = 1;	/* with --no-fin: all sent */
 			continue;
 		}
 		p.events = (short)((rd_eof ? 0 : POLLIN) |
 				   (ohead < otail ? POLLOUT : 0));
 		snprintf(what, sizeof what,
 			 "(sent %llu bytes%s, received %llu bytes%s)", sent,
-			 wr_shut ? " and FIN" : "", got, rd_eof ? " and EOF" : "");
+			 wr_shut && !no_fin ? " and FIN" : "", got,
+			 rd_eof ? " and EOF" : "");
 		n = poll(&p, 1, tt_poll_timeout(what));
 		if (n < 0 && errno != EINTR)
 			tt_die(TT_EX_FAIL, "poll: %s", strerror(errno));
@@ -1413,7 +1427,9 @@ static void tt_usage(void)
 		"  serve PORT [--host H]... [--count-file F] [--pid-file F]\n"
 		"        --mode echo [--shut-after BYTES]\n"
 		"      | --mode sink-source [--sink PREFIX] [--source FILE] [--after-eof]\n"
-		"  sendrecv HOST PORT INFILE OUTFILE  send INFILE, then FIN; read to EOF\n"
+		"                         [--fin-after BYTES]  (FIN only once BYTES came in)\n"
+		"  sendrecv HOST PORT INFILE OUTFILE [--no-fin]\n"
+		"                                     send INFILE, then FIN; read to EOF\n"
 		"  many HOST PORT N BYTES             N concurrent echo checks of BYTES each\n"
 		"  expect-closed HOST PORT [--silent] send a line (or nothing), expect a close\n"
 		"  blackhole PORT [--pid-file F]      a port where connect() hangs\n"

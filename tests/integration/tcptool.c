@@ -61,17 +61,23 @@ static int64_t tt_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/** @brief Print "tcptool: CMD: message" on stderr and exit with @code. */
+/** @brief Print "tcptool: CMD: message" on stderr. */
+static void tt_vwarn(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "tcptool: %s: ", tt_cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/** @brief tt_vwarn's message, then exit with @code. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
 tt_die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "tcptool: %s: ", tt_cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tt_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(code);
 }
 
@@ -79,11 +85,9 @@ static void __attribute__((format(printf, 1, 2))) tt_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "tcptool: %s: ", tt_cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tt_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /** @brief poll() timeout until the global deadline; exits 124 with

@@ -17,7 +17,9 @@ st_log() { printf '==> %s\n' "$*" >&2; }
 st_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
 # What the build, the tests and the demo use, as "probe:package" pairs.
-# A probe is a command name, or "pc:MODULE" for a pkg-config module.
+# A probe is a command name, "pc:MODULE" for a pkg-config module or
+# "file:PATH". Everything a test needs is here, so that on a machine where
+# scripts/test did the installing no test skips for a missing tool.
 ST_DEPS=(
 	autoconf:autoconf
 	automake:automake
@@ -39,6 +41,13 @@ ST_DEPS=(
 	ss:iproute2
 	timeout:coreutils
 	sha256sum:coreutils
+	mandoc:mandoc
+	# scripts/deb-test: build, install and run the Debian package (its
+	# systemd half boots this machine's systemd in the kTLS VM).
+	dpkg-buildpackage:dpkg-dev
+	dh:debhelper
+	dh_autoreconf:dh-autoreconf
+	file:/lib/systemd/systemd:systemd
 )
 
 # Run a command as root: directly, or through sudo when we are not root.

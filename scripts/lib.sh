@@ -30,6 +30,7 @@ ST_DEPS=(
 	pc:libconfig:libconfig-dev
 	pc:check:check
 	pc:libsystemd:libsystemd-dev
+	pc:libcares:libc-ares-dev
 	file:/usr/include/linux/tls.h:linux-libc-dev
 	certtool:gnutls-bin
 	gnutls-cli:gnutls-bin

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <gnutls/gnutls.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "acl.h"
 #include "cfg_engine.h"
+#include "resolve.h"
 
 static int cfg_apply_pins(struct cfg_ctx *x, const config_setting_t *s,
 			  const struct cfg_setting *d, void *obj)
@@ -100,11 +103,44 @@ static int cfg_apply_target(struct cfg_ctx *x, const config_setting_t *s,
 	return cfg_set_str(&c->log_file, v);
 }
 
+/** @brief The WebSocket upgrade's path: "/" and what may follow in an
+ *  HTTP origin-form path, no query. */
+static int cfg_apply_urlpath(struct cfg_ctx *x, const config_setting_t *s,
+			     const struct cfg_setting *d, void *obj)
+{
+	const char *v;
+
+	if (cfg_get_string(x, s, d, &v) < 0)
+		return -1;
+	if (v[0] != '/' || strpbrk(v, "?# \t\r\n\"\\"))
+		return cfg_fail(x, s, d->name,
+				"expected a URL path starting with \"/\", without query, spaces or quotes, got \"%s\"",
+				v);
+	return cfg_set_str(cfg_field_str(obj, d), v);
+}
+
+/** @brief Name servers as IP:port, checked now so a typo is a config
+ *  error, not a resolver that never answers. */
+static int cfg_apply_dns_servers(struct cfg_ctx *x, const config_setting_t *s,
+				 const struct cfg_setting *d, void *obj)
+{
+	struct cfg_strlist *l = (void *)((char *)obj + d->off);
+	char e[200];
+
+	if (cfg_apply_strlist(x, s, d, obj) < 0)
+		return -1;
+	for (size_t i = 0; i < l->n; i++)
+		if (resolve_server_ok(l->v[i], e, sizeof e) < 0)
+			return cfg_fail(x, s, d->name, "%s", e);
+	return 0;
+}
+
 static const char *const cfg_cipher_words[] = {
 	"AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", NULL };
 static const char *const cfg_version_words[] = { "1.2", "1.3", NULL };
 
 static const char *const cfg_role_words[] = { "client", "server", NULL };
+static const char *const cfg_transport_words[] = { "tls", "websocket", NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
 
 #define T(f) offsetof(struct cfg_tunnel, f)
@@ -126,6 +162,10 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "handshake_timeout", cfg_apply_int, T(handshake_timeout), 1, 3600, NULL, -1 },
 	{ "connect_timeout", cfg_apply_int, T(connect_timeout), 1, 3600, NULL, -1 },
 	{ "keepalive", cfg_apply_keepalive, T(keepalive), 0, 0, NULL, -1 },
+	{ "transport", cfg_apply_word, T(transport), 0, 0, cfg_transport_words, -1 },
+	{ "path", cfg_apply_urlpath, T(path), 0, 0, NULL, -1 },
+	{ "ws_ping_interval", cfg_apply_int, T(ws_ping_interval), 0, 3600, NULL, -1 },
+	{ "acl", cfg_apply_acl, 0, 0, 0, NULL, CFG_ROLE_SERVER },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef T
@@ -141,6 +181,7 @@ static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "group", cfg_apply_string, D(group), 0, 0, NULL, -1 },
 	{ "chroot", cfg_apply_path, D(chroot), 0, 0, NULL, -1 },
 	{ "drain_timeout", cfg_apply_int, D(drain_timeout), 0, 86400, NULL, -1 },
+	{ "dns_servers", cfg_apply_dns_servers, D(dns_servers), 0, 0, NULL, -1 },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef D
@@ -157,6 +198,8 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t)
 	t->keepalive.interval = 10;
 	t->keepalive.count = 3;
 	t->verify_name = 1;
+	t->transport = CFG_TRANSPORT_TLS;
+	t->ws_ping_interval = 30;
 }
 
 void cfg_daemon_defaults(struct cfg *c)
@@ -199,6 +242,15 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	dst->key_file = cfg_strdup_opt(src->key_file);
 	dst->ca_file = cfg_strdup_opt(src->ca_file);
 	dst->server_name = cfg_strdup_opt(src->server_name);
+	dst->path = cfg_strdup_opt(src->path);
+	dst->destination = cfg_strdup_opt(src->destination);
+	dst->dest_host = NULL;
+	dst->host_header = cfg_strdup_opt(src->host_header);
+	dst->http_proxy = cfg_strdup_opt(src->http_proxy);
+	dst->proxy_auth_file = cfg_strdup_opt(src->proxy_auth_file);
+	dst->proxy_auth = NULL;
+	dst->acl = NULL;	/* defaults take no acl */
+	memset(&dst->proxy_ep, 0, sizeof dst->proxy_ep);
 	memset(&dst->listen_ep, 0, sizeof dst->listen_ep);
 	memset(&dst->connect_ep, 0, sizeof dst->connect_ep);
 	dst->pins = NULL;
@@ -227,6 +279,20 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	free(t->key_file);
 	free(t->ca_file);
 	free(t->server_name);
+	free(t->path);
+	free(t->destination);
+	free(t->dest_host);
+	free(t->host_header);
+	free(t->http_proxy);
+	free(t->proxy_auth_file);
+	if (t->proxy_auth)
+		explicit_bzero(t->proxy_auth, strlen(t->proxy_auth));
+	free(t->proxy_auth);
+	net_endpoint_free(&t->proxy_ep);
+	if (t->acl) {
+		acl_free(t->acl);
+		free(t->acl);
+	}
 	cfg_strlist_free(&t->allow_cn);
 	cfg_strlist_free(&t->allow_dns);
 	cfg_strlist_free(&t->allow_uri);
@@ -247,8 +313,115 @@ void cfg_free(struct cfg *c)
 	free(c->user);
 	free(c->group);
 	free(c->chroot);
+	cfg_strlist_free(&c->dns_servers);
 	free(c->path);
 	memset(c, 0, sizeof *c);
+}
+
+/** @brief "user:password" as the value of a Basic Authorization header
+ *  ("Basic dXNlcjpwYXNzd29yZA=="), in *@out. */
+static int cfg_basic_auth(const char *userpass, size_t len, char **out)
+{
+	gnutls_datum_t in = { (unsigned char *)userpass, (unsigned)len }, b64;
+
+	if (gnutls_base64_encode2(&in, &b64) < 0)
+		return -1;
+	if (asprintf(out, "Basic %.*s", (int)b64.size, (char *)b64.data) < 0)
+		*out = NULL;
+	explicit_bzero(b64.data, b64.size);
+	gnutls_free(b64.data);
+	return *out ? 0 : -1;
+}
+
+/** @brief The first line of proxy_auth_file, "user:password". */
+static int cfg_read_proxy_auth(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char line[512];
+	FILE *f = fopen(t->proxy_auth_file, "r");
+	size_t n;
+	int rc = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "proxy_auth_file: cannot read %s: %s",
+			 t->proxy_auth_file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	if (n == 0 || !memchr(line, ':', n))
+		snprintf(err, errlen,
+			 "proxy_auth_file: %s: expected one line \"user:password\"",
+			 t->proxy_auth_file);
+	else if (cfg_basic_auth(line, n, &t->proxy_auth) < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = 0;
+	explicit_bzero(line, sizeof line);
+	return rc;
+}
+
+/** @brief http_proxy = "http://[user:password@]host:port": the proxy's
+ *  address, resolved now like connect's, and its Basic credentials. */
+static int cfg_parse_proxy(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	const char *v = t->http_proxy, *hp, *at;
+	char e[256];
+
+	if (strncmp(v, "http://", 7) != 0) {
+		snprintf(err, errlen,
+			 "http_proxy: expected \"http://[user:password@]host:port\", got a value not starting with http://");
+		return -1;
+	}
+	hp = v + 7;
+	at = strrchr(hp, '@');
+	if (at && t->proxy_auth_file) {
+		snprintf(err, errlen,
+			 "http_proxy: has a user and password, and proxy_auth_file is set too: keep one");
+		return -1;
+	}
+	if (at && (!memchr(hp, ':', at - hp) ||
+		   cfg_basic_auth(hp, at - hp, &t->proxy_auth) < 0)) {
+		snprintf(err, errlen,
+			 "http_proxy: expected \"user:password@\" before the host");
+		return -1;
+	}
+	hp = at ? at + 1 : hp;
+	if (hp[strcspn(hp, "/")]) {
+		snprintf(err, errlen, "http_proxy: expected no path after host:port");
+		return -1;
+	}
+	if (net_endpoint_parse(&t->proxy_ep, hp, 0, e, sizeof e) < 0) {
+		snprintf(err, errlen, "http_proxy: %s", e);
+		return -1;
+	}
+	if (t->proxy_auth_file)
+		return cfg_read_proxy_auth(t, err, errlen);
+	return 0;
+}
+
+/** @brief destination = "host:port": what a client tunnel asks for. */
+static int cfg_parse_destination(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char e[256], *port = NULL, *end;
+	unsigned long p;
+
+	if (net_split_hostport(t->destination, &t->dest_host, &port, e,
+			       sizeof e) < 0) {
+		snprintf(err, errlen, "destination: %s", e);
+		return -1;
+	}
+	p = strtoul(port, &end, 10);
+	if (*end || p < 1 || p > 65535 || !isdigit((unsigned char)port[0])) {
+		snprintf(err, errlen, "destination: port \"%s\" is not 1..65535",
+			 port);
+		free(port);
+		return -1;
+	}
+	free(port);
+	t->dest_port = p;
+	return 0;
 }
 
 int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
@@ -259,10 +432,45 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: %s", e);
 		return -1;
 	}
-	if (net_endpoint_parse(&t->connect_ep, t->connect, 0, e, sizeof e) < 0) {
+	t->dynamic = strcmp(t->connect, CFG_DYNAMIC) == 0;
+	if (t->dynamic && t->role != CFG_ROLE_SERVER) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" is for role \"server\"; a client tunnel names what it asks for with destination = \"host:port\"");
+		return -1;
+	}
+	if (!t->dynamic &&
+	    net_endpoint_parse(&t->connect_ep, t->connect, 0, e, sizeof e) < 0) {
 		snprintf(err, errlen, "connect: %s", e);
 		return -1;
 	}
+	if (t->dynamic && !t->acl) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" needs an acl: nothing is reachable until an acl entry allows it");
+		return -1;
+	}
+	if (t->acl && !t->dynamic) {
+		snprintf(err, errlen,
+			 "acl: only for connect = \"dynamic\"; this tunnel always connects to %s",
+			 t->connect);
+		return -1;
+	}
+	if (t->path && t->transport != CFG_TRANSPORT_WEBSOCKET) {
+		snprintf(err, errlen, "path: only for transport = \"websocket\"");
+		return -1;
+	}
+	if (t->transport == CFG_TRANSPORT_WEBSOCKET && !t->path &&
+	    !(t->path = strdup(CFG_WS_PATH))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (t->destination && cfg_parse_destination(t, err, errlen) < 0)
+		return -1;
+	if (t->proxy_auth_file && !t->http_proxy) {
+		snprintf(err, errlen, "proxy_auth_file: needs http_proxy too");
+		return -1;
+	}
+	if (t->http_proxy && cfg_parse_proxy(t, err, errlen) < 0)
+		return -1;
 	if (t->role == CFG_ROLE_CLIENT && !t->server_name &&
 	    !(t->server_name = strdup(t->connect_ep.host))) {
 		snprintf(err, errlen, "out of memory");
@@ -339,10 +547,15 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 		cfg_strlist_free(&t->allow_uri);
 	}
 	if (cfg_tunnel_finish(t, e, sizeof e) < 0) {
-		const char *setting = strncmp(e, "listen", 6) == 0 ? "listen" : "connect";
-		const config_setting_t *s = config_setting_get_member(g, setting);
+		/* "setting: what is wrong"; point at the setting's line. */
 		char *colon = strchr(e, ':');
-		return cfg_fail(x, s ? s : g, setting, "%s", colon ? colon + 2 : e);
+		const config_setting_t *s;
+
+		if (!colon || colon[1] != ' ')
+			return cfg_fail(x, g, NULL, "%s", e);
+		*colon = '\0';
+		s = config_setting_get_member(g, e);
+		return cfg_fail(x, s ? s : g, e, "%s", colon + 2);
 	}
 	return 0;
 }
@@ -433,6 +646,11 @@ static int cfg_parse_root(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 					"name", "a name belongs to one tunnel, not to defaults");
 		if (cfg_apply_members(x, def, cfg_tunnel_settings, &tmpl) < 0)
 			goto out;
+		if (tmpl.acl) {
+			cfg_fail(x, config_setting_get_member(def, "acl"), "acl",
+				 "an acl belongs to a tunnel with connect = \"dynamic\", not to defaults");
+			goto out;
+		}
 	}
 	if (!tl) {
 		x->where[0] = '\0';
@@ -611,8 +829,8 @@ int cfg_pin_parse(const char *s, unsigned char out[32])
 
 const char *const *cfg_setting_names(void)
 {
-	static const char *names[64];
-	static char buf[2048];
+	static const char *names[96];
+	static char buf[3072];
 	size_t used = 0, n = 0;
 	const struct {
 		const char *prefix;
@@ -632,6 +850,11 @@ const char *const *cfg_setting_names(void)
 			names[n++] = buf + used;
 			used += l + 1;
 		}
+	for (const char *const *m = cfg_acl_members; *m; m++) {
+		int l = snprintf(buf + used, sizeof buf - used, "tunnels.acl.%s", *m);
+		names[n++] = buf + used;
+		used += l + 1;
+	}
 	names[n] = NULL;
 	return names;
 }

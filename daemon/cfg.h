@@ -13,6 +13,12 @@
 
 enum cfg_role { CFG_ROLE_CLIENT, CFG_ROLE_SERVER };
 enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
+/* What a tunnel's TLS stream carries: the raw byte stream (and HTTP
+ * CONNECT with connect = "dynamic"), or WebSocket over HTTP/1.1. */
+enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET };
+
+#define CFG_DYNAMIC "dynamic"	/* connect = "dynamic": the client chooses */
+#define CFG_WS_PATH "/tunnel"	/* the upgrade's path by default */
 
 /* The AEAD ciphers the kernel can take over, and the TLS versions. */
 #define CFG_CIPHER_AES128 1u
@@ -20,6 +26,8 @@ enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
 #define CFG_CIPHER_CHACHA 4u
 #define CFG_TLS12 1u
 #define CFG_TLS13 2u
+
+struct acl;
 
 struct cfg_strlist {
 	char **v;
@@ -44,6 +52,19 @@ struct cfg_tunnel {
 	int connect_timeout;		/* seconds */
 	struct net_keepalive keepalive;	/* on the TLS leg */
 	int verify_name;		/* client role: check server_name */
+	enum cfg_transport transport;
+	int dynamic;			/* server: connect = "dynamic" */
+	char *path;			/* websocket: the upgrade's path */
+	char *destination;		/* client: what it asks the server for */
+	char *dest_host;		/* destination, split */
+	unsigned dest_port;
+	char *host_header;		/* client: Host of its request */
+	char *http_proxy;		/* client: as written; never logged */
+	char *proxy_auth_file;		/* client: "user:password" in a file */
+	struct net_endpoint proxy_ep;	/* http_proxy's host and port */
+	char *proxy_auth;		/* "Basic BASE64" or NULL; never logged */
+	int ws_ping_interval;		/* seconds; 0: no pings */
+	struct acl *acl;		/* dynamic: who may reach what */
 	int role_set;			/* internal: role seen while parsing */
 	int line;			/* where the tunnel starts */
 };
@@ -60,6 +81,7 @@ struct cfg {
 	unsigned uid, gid;		/* resolved when user is set */
 	char *chroot;			/* workers chroot here */
 	int drain_timeout;		/* seconds connections may finish in */
+	struct cfg_strlist dns_servers;	/* "ip:port"; none: /etc/resolv.conf */
 	struct cfg_tunnel *tunnels;
 	size_t ntunnels;
 };

@@ -1,6 +1,7 @@
 /* conn.c - one tunnelled connection and its state machine
  *
- *   server role: accept TLS -> HANDSHAKING -> path -> CONNECTING (backend)
+ *   server role: accept TLS -> HANDSHAKING -> path -> [protocol step]
+ *                -> CONNECTING (backend or chosen destination)
  *                -> RELAYING -> CLOSED
  *   client role: accept plain -> CONNECTING (server) -> HANDSHAKING
  *                -> path -> RELAYING -> CLOSED
@@ -9,7 +10,9 @@
  * callback), so nothing reaches the backend before that: in the server
  * role the backend is not even connected until then. "path" is the choice
  * of mover right after the handshake: the keys go to the kernel (kTLS +
- * splice) or the session stays in GnuTLS (userspace).
+ * splice) or the session stays in GnuTLS (userspace). The protocol step
+ * (proto.c: REQUEST, RESOLVING, RESPONDING) runs for tunnels that speak
+ * HTTP first: CONNECT with connect = "dynamic", and WebSocket.
  */
 #include "config.h"
 
@@ -25,11 +28,11 @@
 #include "conn.h"
 #include "ktls.h"
 #include "log.h"
+#include "proto.h"
 #include "worker.h"
 
 static void conn_start_handshake(struct conn *c);
 static void conn_start_connect(struct conn *c);
-static void conn_start_relay(struct conn *c);
 static int conn_choose_path(struct conn *c);
 
 int conn_want(struct conn *c, struct conn_fd *f, uint32_t events)
@@ -103,6 +106,7 @@ void conn_close(struct conn *c, int error)
 	}
 	if (c->mover)
 		c->mover->close(c);
+	proto_free(c);
 	timer_cancel(&w->timers, &c->timer);
 	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
@@ -128,11 +132,7 @@ void conn_close(struct conn *c, int error)
 	w->dead = c;
 }
 
-/** @brief Log why the connection ends before relaying, then end it. */
-static void conn_reject(struct conn *c, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void conn_reject(struct conn *c, int level, const char *fmt, ...)
+void conn_reject(struct conn *c, int level, const char *fmt, ...)
 {
 	char msg[TLS_REASONLEN + 128];
 	va_list ap;
@@ -180,24 +180,27 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 	}
 }
 
-/** @brief Try the next address of `connect`; all failed -> reject. */
+/** @brief Try the next address of the destination; all failed -> the
+ *  protocol step answers the client, or the connection is refused. */
 static void conn_connect_next(struct conn *c, const char *why)
 {
-	const struct net_endpoint *ep = &c->t->cfg->connect_ep;
 	struct conn_fd *out = conn_outgoing(c);
 	char as[NET_ADDRSTRLEN];
 
 	for (;;) {
 		if (out->fd >= 0)
 			conn_fd_close(c, out, 0);
-		if (c->addr_idx >= ep->naddrs) {
-			conn_reject(c, LOG_WARNING, "%s %s: %s",
-				    c->t->cfg->role == CFG_ROLE_SERVER ?
-					"backend" : "server",
-				    c->t->cfg->connect, why);
+		if (c->addr_idx >= c->ndest) {
+			if (c->pr)
+				proto_connect_failed(c, 0, why);
+			else
+				conn_reject(c, LOG_WARNING, "%s %s: %s",
+					    c->t->cfg->role == CFG_ROLE_SERVER ?
+						"backend" : "server",
+					    c->dest_name, why);
 			return;
 		}
-		const struct net_addr *a = &ep->addrs[c->addr_idx++];
+		const struct net_addr *a = &c->dest[c->addr_idx++];
 		out->fd = net_connect_start(a);
 		if (out->fd >= 0 && conn_want(c, out, EPOLLOUT) == 0)
 			return;
@@ -208,9 +211,13 @@ static void conn_connect_next(struct conn *c, const char *why)
 	}
 }
 
-static void conn_start_connect(struct conn *c)
+void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
+		     const char *name)
 {
 	c->st = CONN_CONNECTING;
+	c->dest = addrs;
+	c->ndest = n;
+	c->dest_name = name;
 	c->addr_idx = 0;
 	if (timer_arm(&c->w->timers, &c->timer,
 		      timer_now_ms() + 1000ULL * c->t->cfg->connect_timeout) < 0) {
@@ -220,6 +227,16 @@ static void conn_start_connect(struct conn *c)
 	conn_connect_next(c, "no address");
 }
 
+/** @brief The configured destination: the backend (server role) or the
+ *  tunnel's server (client role). */
+static void conn_start_connect(struct conn *c)
+{
+	const struct cfg_tunnel *t = c->t->cfg;
+
+	conn_connect_to(c, t->connect_ep.addrs, t->connect_ep.naddrs,
+			t->connect);
+}
+
 static void conn_connected(struct conn *c)
 {
 	struct conn_fd *out = conn_outgoing(c);
@@ -227,7 +244,7 @@ static void conn_connected(struct conn *c)
 
 	if (e) {
 		log_debug("tunnel %s: %s: connect to %s failed: %s",
-			  c->t->cfg->name, c->peer, c->t->cfg->connect, strerror(e));
+			  c->t->cfg->name, c->peer, c->dest_name, strerror(e));
 		conn_connect_next(c, strerror(e));
 		return;
 	}
@@ -235,6 +252,9 @@ static void conn_connected(struct conn *c)
 	if (c->t->cfg->role == CFG_ROLE_CLIENT) {
 		net_set_keepalive(out->fd, &c->t->cfg->keepalive);
 		conn_start_handshake(c);
+	} else if (c->pr) {
+		timer_cancel(&c->w->timers, &c->timer);
+		proto_connected(c);
 	} else {
 		conn_start_relay(c);
 	}
@@ -305,7 +325,9 @@ static void conn_handshake(struct conn *c)
 	}
 	if (conn_choose_path(c) < 0)
 		return;
-	if (c->t->cfg->role == CFG_ROLE_SERVER)
+	if (c->t->cfg->role == CFG_ROLE_SERVER && proto_needed(c->t->cfg))
+		proto_start(c);
+	else if (c->t->cfg->role == CFG_ROLE_SERVER)
 		conn_start_connect(c);
 	else
 		conn_start_relay(c);
@@ -376,12 +398,18 @@ static int conn_choose_path(struct conn *c)
 	return 0;
 }
 
-static void conn_start_relay(struct conn *c)
+void conn_start_relay(struct conn *c)
 {
 	enum relay_status rs;
 
 	timer_cancel(&c->w->timers, &c->timer);
+	if (c->pr && proto_handoff(c) < 0) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
 	c->st = CONN_RELAYING;
+	if (c->ws)
+		c->mover = &relay_ws_ops;
 	rs = c->mover->start(c);
 	if (rs != RELAY_CONTINUE)
 		conn_close(c, rs == RELAY_ERROR);
@@ -400,6 +428,11 @@ void conn_event(struct conn_fd *f, uint32_t events)
 	case CONN_HANDSHAKING:
 		if (f == &c->tls)
 			conn_handshake(c);
+		break;
+	case CONN_REQUEST:
+	case CONN_RESOLVING:
+	case CONN_RESPONDING:
+		proto_event(c, f, events);
 		break;
 	case CONN_RELAYING:
 		rs = c->mover->on_event(c, f, events);
@@ -428,9 +461,107 @@ void conn_timeout(struct conn *c)
 		c->t->stats.rejected++;
 		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",
 			    c->t->cfg->handshake_timeout);
+	} else if (c->st == CONN_CONNECTING && c->pr) {
+		proto_connect_failed(c, 1, "timed out");
 	} else if (c->st == CONN_CONNECTING) {
 		conn_reject(c, LOG_WARNING, "%s %s: connect timed out after %d s",
 			    c->t->cfg->role == CFG_ROLE_SERVER ? "backend" : "server",
-			    c->t->cfg->connect, c->t->cfg->connect_timeout);
+			    c->dest_name, c->t->cfg->connect_timeout);
+	} else if (c->st == CONN_RELAYING && c->ws) {
+		enum relay_status rs = relay_ws_tick(c);
+		if (rs != RELAY_CONTINUE)
+			conn_close(c, rs == RELAY_ERROR);
+	} else if (c->pr) {
+		proto_timeout(c);
 	}
+}
+
+ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->ktls) {
+		n = gnutls_record_recv(c->sess, buf, len);
+		if (n >= 0)
+			return n;
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ||
+		    n == GNUTLS_E_REHANDSHAKE) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;
+		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
+			snprintf(c->reason, sizeof c->reason, "peer sent TLS alert: %s",
+				 gnutls_alert_get_name(gnutls_alert_get(c->sess)));
+		else
+			snprintf(c->reason, sizeof c->reason,
+				 "receiving from TLS peer: %s", gnutls_strerror(n));
+		errno = EPROTO;
+		return -1;
+	}
+	for (;;) {
+		n = recv(c->tls.fd, buf, len, 0);
+		if (n >= 0 || errno == EAGAIN || errno == EINTR) {
+			if (n < 0)
+				errno = EAGAIN;
+			return n;
+		}
+		if (errno != EIO && errno != EINVAL) {
+			snprintf(c->reason, sizeof c->reason,
+				 "receiving from TLS peer: %s", strerror(errno));
+			errno = EPROTO;
+			return -1;
+		}
+		switch (ktls_read_control(c->tls.fd, c->reason, sizeof c->reason)) {
+		case KTLS_CTL_AGAIN:
+			errno = EAGAIN;
+			return -1;
+		case KTLS_CTL_SKIPPED:
+			continue;
+		case KTLS_CTL_CLOSE_NOTIFY:
+			return 0;
+		case KTLS_CTL_FATAL:
+			errno = EPROTO;
+			return -1;
+		}
+	}
+}
+
+ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->ktls) {
+		n = send(c->tls.fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0 || errno == EAGAIN || errno == EINTR) {
+			if (n < 0)
+				errno = EAGAIN;
+			return n;
+		}
+		snprintf(c->reason, sizeof c->reason, "sending to TLS peer: %s",
+			 strerror(errno));
+		errno = EPROTO;
+		return -1;
+	}
+	n = gnutls_record_send(c->sess, buf, len);
+	if (n >= 0)
+		return n;
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+		errno = EAGAIN;
+		return -1;
+	}
+	snprintf(c->reason, sizeof c->reason, "sending to TLS peer: %s",
+		 gnutls_strerror(n));
+	errno = EPROTO;
+	return -1;
+}
+
+void conn_tls_shutdown(struct conn *c)
+{
+	if (c->ktls)
+		ktls_send_close_notify(c->tls.fd);
+	else if (c->sess)
+		gnutls_bye(c->sess, GNUTLS_SHUT_WR);
+	shutdown(c->tls.fd, SHUT_WR);
 }

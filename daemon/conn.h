@@ -3,6 +3,7 @@
 #define SSLTUNNEL_CONN_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <gnutls/gnutls.h>
 
 #include "net.h"
@@ -11,10 +12,15 @@
 #include "tunnel.h"
 
 struct worker;
+struct proto;
+struct relay_ws;
 
 enum conn_state {
 	CONN_CONNECTING,	/* the outgoing leg is being connected */
 	CONN_HANDSHAKING,	/* TLS handshake, deadline armed */
+	CONN_REQUEST,		/* reading the client's HTTP request */
+	CONN_RESOLVING,		/* the chosen destination's name is looked up */
+	CONN_RESPONDING,	/* sending the answer before relaying or closing */
 	CONN_RELAYING,		/* the mover owns the bytes */
 	CONN_CLOSED,		/* waiting to be freed after this epoll round */
 };
@@ -36,13 +42,19 @@ struct conn {
 	struct conn_fd plain;	/* the leg that speaks plain TCP */
 	gnutls_session_t sess;
 	struct timer timer;
-	int addr_idx;		/* which address of `connect` is tried */
+	const struct net_addr *dest;	/* where the outgoing leg goes */
+	int ndest;
+	const char *dest_name;	/* "host:port" for logs */
+	int addr_idx;		/* which address of dest is tried */
+	struct proto *pr;	/* the protocol step, while there is one */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
 	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
 	int ulp;		/* "tls" ULP attached to the TLS leg */
+	int ws;			/* the TLS leg carries WebSocket frames */
+	struct relay_ws *wsr;	/* the WebSocket mover's state */
 	struct relay_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */
@@ -65,5 +77,26 @@ void conn_resume(struct conn *c);
 int conn_want(struct conn *c, struct conn_fd *f, uint32_t events);
 /** @brief End the connection; @error: reset the plain leg instead of FIN. */
 void conn_close(struct conn *c, int error);
+
+/* For the protocol step (proto.c), which decides where a server tunnel's
+ * connection goes and answers the client. */
+
+/** @brief Log why the connection ends before relaying, then end it. */
+void conn_reject(struct conn *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** @brief Connect the outgoing leg to one of @addrs (tried in order);
+ *  the protocol step hears of the outcome. */
+void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
+		     const char *name);
+/** @brief Both legs are up and answered: the mover takes over. */
+void conn_start_relay(struct conn *c);
+/** @brief Read from the TLS leg, kernel or GnuTLS: >0 bytes, 0 at the
+ *  peer's end, -1 with errno EAGAIN, or -1 with c->reason (errno EPROTO). */
+ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len);
+/** @brief Write to the TLS leg: bytes written, or -1 with errno EAGAIN, or
+ *  -1 with c->reason (errno EPROTO). */
+ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len);
+/** @brief End the TLS leg's sending side: close_notify, then FIN. */
+void conn_tls_shutdown(struct conn *c);
 
 #endif

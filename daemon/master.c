@@ -32,6 +32,7 @@
 #include "ktls.h"
 #include "log.h"
 #include "master.h"
+#include "resolve.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -295,6 +296,8 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 {
 	pid_t master = getpid();
 	pid_t pid = fork();
+	struct resolve *res = NULL;
+	char err[256];
 
 	if (pid != 0)
 		return pid;
@@ -312,9 +315,17 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&m->blocked, s))
 			signal(s, SIG_DFL);
+	/* The resolver reads /etc/resolv.conf and /etc/hosts before a
+	 * chroot can hide them. */
+	for (size_t i = 0; i < g->cfg.ntunnels && !res; i++)
+		if (g->cfg.tunnels[i].dynamic &&
+		    resolve_new(&res, &g->cfg.dns_servers, err, sizeof err) < 0) {
+			log_err("worker %d: resolver: %s", id, err);
+			_exit(1);
+		}
 	if (master_drop_privileges(&g->cfg) < 0)
 		_exit(1);
-	worker_run(g->tunnels, g->cfg.ntunnels, id, &g->ktls,
+	worker_run(g->tunnels, g->cfg.ntunnels, id, &g->ktls, res,
 		   g->cfg.drain_timeout, &m->blocked);
 	_exit(0);
 }

@@ -64,6 +64,12 @@ enum relay_status relay_pump(struct conn *c, relay_step_fn step);
 
 extern const struct relay_ops relay_user_ops;
 extern const struct relay_ops relay_splice_ops;
+/* WebSocket frames on the TLS leg, on either path (relay_ws.c). */
+extern const struct relay_ops relay_ws_ops;
+
+/** @brief The WebSocket mover's ping timer fired: ping, or fail a peer
+ *  whose last ping went unanswered. */
+enum relay_status relay_ws_tick(struct conn *c);
 
 /* Buffer size of the userspace mover. */
 #define RELAY_BUF_SIZE (64 * 1024)

@@ -8,7 +8,8 @@
  * EAGAIN from the source always means "nothing to read". A direction holds
  * a pipe only while bytes flow: an idle one gives it back to the worker's
  * pool, so thousands of idle connections cost no pipes (and no pipe pages
- * against pipe-user-pages-soft).
+ * against pipe-user-pages-soft). Bytes the protocol step read behind a
+ * request (d->buf) are sent before the first splice.
  */
 #include "config.h"
 
@@ -82,6 +83,31 @@ static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
 	enum dir_step st;
 
 	while (!d->shut) {
+		if (d->len) {
+			/* Bytes the protocol step read behind the request:
+			 * they go first, from user space, once. */
+			n = send(dst, d->buf + d->off, d->len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				d->wait = EPOLLOUT;
+				d->wait_tls = !src_tls;
+				return DIR_BLOCKED;
+			}
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason, "writing %s side: %s",
+					 src_tls ? "plain" : "TLS", strerror(errno));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			*count += n;
+			*stat += n;
+			if (d->len == 0) {
+				worker_buf_put(c->w, d->buf);
+				d->buf = NULL;
+				d->off = 0;
+			}
+			continue;
+		}
 		if (d->inpipe) {
 			n = splice(d->pipe[0], NULL, dst, NULL, d->inpipe, SPLICE_FLAGS);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -156,6 +182,9 @@ static enum relay_status splice_event(struct conn *c, struct conn_fd *f,
 
 static void splice_close(struct conn *c)
 {
+	if (c->down.buf)
+		worker_buf_put(c->w, c->down.buf);
+	c->down.buf = NULL;
 	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
 	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
 }

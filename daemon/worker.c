@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "resolve.h"
 #include "worker.h"
 
 #define WORKER_EVENTS 256
@@ -237,15 +238,20 @@ static int worker_timeout(const struct worker *w)
 		if (t < 0 || a < t)
 			t = a;
 	}
+	{
+		int r = resolve_wait_ms(w->res);
+		if (r >= 0 && (t < 0 || r < t))
+			t = r;
+	}
 	return t;
 }
 
 void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls, int drain_timeout,
-		const sigset_t *sigs)
+		const struct worker_ktls *ktls, struct resolve *res,
+		int drain_timeout, const sigset_t *sigs)
 {
 	struct worker w = { .tunnels = tunnels, .ntunnels = ntunnels,
-			    .ktls = ktls, .id = id,
+			    .ktls = ktls, .res = res, .id = id,
 			    .drain_timeout = drain_timeout };
 	struct epoll_event evs[WORKER_EVENTS];
 	struct { int kind; int fd; } sig = { EV_SIGNAL, -1 };
@@ -259,6 +265,8 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 		log_err("worker %d: epoll/signalfd: %s", id, strerror(errno));
 		exit(1);
 	}
+	if (res)
+		resolve_attach(res, w.ep);
 	if (worker_listeners(&w, EPOLL_CTL_ADD) < 0) {
 		log_err("worker %d: epoll: %s", id, strerror(errno));
 		exit(1);
@@ -278,9 +286,12 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 				worker_accept(&w, evs[i].data.ptr);
 			else if (kind == EV_SIGNAL)
 				worker_signals(&w, sig.fd);
+			else if (kind == EV_RESOLVER)
+				resolve_event(evs[i].data.ptr, evs[i].events);
 			else
 				conn_event(evs[i].data.ptr, evs[i].events);
 		}
+		resolve_tick(w.res);
 		worker_run_ready(&w);
 		worker_run_timers(&w);
 		worker_reap(&w);

@@ -9,6 +9,7 @@
 #include "tunnel.h"
 
 struct conn;
+struct resolve;
 
 /* Which data path the worker's connections take, decided once by the
  * master (it probes the kernel before forking). */
@@ -32,6 +33,7 @@ struct worker {
 	int pipes[64][2];		/* idle empty pipes kept for reuse */
 	int npipes;
 	const struct worker_ktls *ktls;
+	struct resolve *res;		/* dynamic destinations' names; or NULL */
 	int id;
 	int drain_timeout;		/* seconds */
 	int draining;
@@ -42,10 +44,12 @@ struct worker {
 
 /** @brief Serve the tunnels' listeners; on SIGTERM stop accepting and
  *  exit once the connections are done or @drain_timeout seconds passed.
- *  @sigs are blocked and read through a signalfd. Never returns. */
+ *  @sigs are blocked and read through a signalfd. @res (NULL when no
+ *  tunnel has connect = "dynamic") resolves on this worker's epoll.
+ *  Never returns. */
 void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls, int drain_timeout,
-		const sigset_t *sigs);
+		const struct worker_ktls *ktls, struct resolve *res,
+		int drain_timeout, const sigset_t *sigs);
 
 /** @brief A relay buffer (RELAY_BUF_SIZE), from the pool if one is idle. */
 unsigned char *worker_buf_get(struct worker *w);

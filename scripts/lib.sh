@@ -43,6 +43,7 @@ ST_DEPS=(
 	timeout:coreutils
 	sha256sum:coreutils
 	mandoc:mandoc
+	file:/usr/lib/python3/dist-packages/websockets/__init__.py:python3-websockets
 	# scripts/deb-test: build, install and run the Debian package (its
 	# systemd half boots this machine's systemd in the kTLS VM).
 	dpkg-buildpackage:dpkg-dev

@@ -273,7 +273,8 @@ client_tunnel() {
 EOF
 }
 
-# write_conf FILE TUNNEL_BLOCK...: a whole config, logging to stderr.
+# write_conf FILE TUNNEL_BLOCK...: a whole config, logging to stderr;
+# DAEMON_EXTRA goes into its daemon group.
 write_conf() {
 	local file=$1 first=1 b
 	shift
@@ -284,6 +285,7 @@ daemon = {
 	log_level = "${LOG_LEVEL:-debug}";
 	log_target = "stderr";
 	ktls = "${SSLTUNNEL_KTLS:-auto}";
+	${DAEMON_EXTRA:-}
 };
 defaults = {
 	handshake_timeout = ${HANDSHAKE_TIMEOUT:-10};
@@ -409,6 +411,34 @@ verifyChain = yes
 checkHost = localhost
 EOC
 	run_stunnel "$1" "$2"
+}
+
+# --- HTTP, WebSocket and DNS peers -----------------------------------------
+
+# Debian's Python, which has python3-websockets (python3 on PATH may not).
+PY=/usr/bin/python3
+
+# start_dnsd PORT ARGS...: tests/integration/dnsd.py on 127.0.0.1:PORT
+# (NAME=ADDR records, --silent NAME), its queries logged to $T/dnsd.log.
+start_dnsd() {
+	local port=$1
+	shift
+	rm -f "$T/dnsd.pid"
+	timeout "$TEST_TIMEOUT" "$PY" "$top_srcdir/tests/integration/dnsd.py" "$port" \
+		--pid-file "$T/dnsd.pid" --log "$T/dnsd.log" "$@" 2>>"$T/dnsd.err" &
+	track $!
+	wait_until 10 pid_file_or_gone "$T/dnsd.pid" "$LAST_PID"
+	[ -s "$T/dnsd.pid" ] || fail "dnsd on port $port did not start"
+}
+
+# tlsreq PORT CERT REQUEST_FILE [ARGS...]: tests/integration/tlsreq.py as
+# PKI/CERT; the response head goes to stdout.
+tlsreq() {
+	local port=$1 cert=$2 req=$3
+	shift 3
+	timeout 120 "$PY" "$top_srcdir/tests/integration/tlsreq.py" "$port" \
+		--cert "$PKI/$cert.pem" --key "$PKI/$cert.key" --ca "$PKI/ca.pem" \
+		--request "$req" "$@"
 }
 
 # --- assertions -----------------------------------------------------------------

@@ -585,6 +585,15 @@ START_TEST(setting_names_match_the_parser)
 					   names[i] + 18, SRV("")) > 0);
 		else if (strcmp(names[i], "tunnels.name") == 0)
 			text = strdup(edit(SRV(""), "\"web\"", "1.5"));
+		else if (strncmp(names[i], "tunnels.acl.", 12) == 0) {
+			const char *m = names[i] + 12;
+			char *acl;
+			ck_assert(asprintf(&acl, "\"dynamic\"; acl = ( { %s%s = 1.5; } );",
+					   strcmp(m, "allow") ? "allow = [ \"a:1\" ]; " : "",
+					   m) > 0);
+			text = strdup(edit(SRV(""), "\"127.0.0.1:50080\";", acl));
+			free(acl);
+		}
 		else
 			ck_assert(asprintf(&text, "defaults = { %s = 1.5; };\n%s",
 					   names[i] + 8, SRV("")) > 0);

@@ -1,0 +1,496 @@
+/* relay_ws.c - the WebSocket mover: the TLS leg carries RFC 6455 frames
+ *
+ * Framing belongs to the direction:
+ *  - TLS -> plain (frames in): the frames are read into the direction's
+ *    buffer (GnuTLS, or recv() on a kTLS socket), parsed by ws_rx and
+ *    their payload unmasked in place and written to the plain leg;
+ *    binary messages are the stream, text messages carry no data (the
+ *    original protocol), pings are answered, a close frame becomes a FIN.
+ *  - plain -> TLS (frames out): each read becomes one binary frame. On
+ *    the userspace path the header goes in the buffer right before the
+ *    payload and both leave as one send. On the kernel path the payload
+ *    is spliced plain -> pipe -> TLS and never enters user space: its
+ *    header is sent first with MSG_MORE, so it shares the TLS record.
+ *    The local side's FIN becomes a close frame (1000), then close_notify
+ *    and a FIN, while the other direction keeps flowing.
+ * Control frames we send (pong, ping, close) wait for a frame boundary
+ * of the outgoing direction. Each direction holds at most one buffer
+ * (or pipe), so memory per connection is bounded and a slow destination
+ * stops reads from its source, as on the raw path.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "ktls.h"
+#include "log.h"
+#include "relay.h"
+#include "worker.h"
+#include "ws.h"
+
+#define WS_QUANTUM (1024 * 1024)
+#define WS_SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+
+struct relay_ws {
+	struct ws_rx rx;		/* frames in */
+	size_t data;			/* in: unmasked payload at buf+off */
+	unsigned char ctl[3 * WS_CONTROL_FRAME_MAX];	/* control frames out */
+	size_t ctllen, ctloff;
+	size_t ctlinflight;		/* GnuTLS: a send to repeat as it was */
+	unsigned char hdr[WS_HEADER_MAX];	/* kernel path: the header of the
+						 * frame whose payload is piped */
+	size_t hdrlen, hdroff;
+	uint64_t frame_payload;		/* userspace out: of the frame in flight */
+	int ping_out;			/* our ping waits for its pong */
+	int close_sent;
+};
+
+/** @brief Is the outgoing direction between frames, where a control
+ *  frame may go? */
+static int ws_boundary(const struct conn *c)
+{
+	const struct relay_ws *ws = c->wsr;
+
+	return c->ktls ? ws->hdrlen == 0 && c->up.inpipe == 0 : c->up.len == 0;
+}
+
+/** @brief Queue a control frame for the outgoing direction. */
+static int ws_queue(struct conn *c, unsigned opcode, const void *p, size_t n)
+{
+	struct relay_ws *ws = c->wsr;
+	size_t k = ws_build_frame(ws->ctl + ws->ctllen,
+				  sizeof ws->ctl - ws->ctllen, opcode, p, n, NULL);
+
+	if (k == 0)
+		return -1;	/* full: a ping flood gets fewer pongs */
+	ws->ctllen += k;
+	return 0;
+}
+
+/** @brief Send queued control frames, at a frame boundary only. 0: all
+ *  sent (or not at a boundary), 1: blocked, -1: failed. */
+static int ws_flush_ctl(struct conn *c)
+{
+	struct relay_ws *ws = c->wsr;
+
+	while (ws->ctloff < ws->ctllen && ws_boundary(c)) {
+		size_t want = ws->ctlinflight ? ws->ctlinflight :
+			ws->ctllen - ws->ctloff;
+		ssize_t n = conn_tls_send(c, ws->ctl + ws->ctloff, want);
+		if (n < 0 && errno == EAGAIN) {
+			ws->ctlinflight = want;
+			return 1;
+		}
+		ws->ctlinflight = 0;
+		if (n < 0)
+			return -1;
+		ws->ctloff += n;
+	}
+	if (ws->ctloff == ws->ctllen)
+		ws->ctloff = ws->ctllen = 0;
+	return 0;
+}
+
+static enum dir_step ws_block(struct relay_dir *d, uint32_t ev, int tls)
+{
+	d->wait = ev;
+	d->wait_tls = tls;
+	return DIR_BLOCKED;
+}
+
+/** @brief The local side ended: close frame 1000, close_notify, FIN. */
+static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
+{
+	struct relay_ws *ws = c->wsr;
+	unsigned char f[WS_CONTROL_FRAME_MAX];
+	size_t n;
+	int rc;
+
+	if (!ws->close_sent) {
+		n = ws_build_close(f, sizeof f, WS_CLOSE_NORMAL, NULL, NULL);
+		if (ws->ctllen + n <= sizeof ws->ctl) {
+			memcpy(ws->ctl + ws->ctllen, f, n);
+			ws->ctllen += n;
+		}
+		ws->close_sent = 1;
+	}
+	rc = ws_flush_ctl(c);
+	if (rc > 0)
+		return ws_block(d, EPOLLOUT, 1);
+	conn_tls_shutdown(c);
+	d->shut = 1;
+	d->wait = 0;
+	return DIR_FINISHED;
+}
+
+/** @brief plain -> TLS on the userspace path: read, frame, send. */
+static enum dir_step ws_up_user(struct conn *c)
+{
+	struct relay_dir *d = &c->up;
+	struct relay_ws *ws = c->wsr;
+	unsigned char h[WS_HEADER_MAX];
+	size_t moved = 0, hl;
+	ssize_t n;
+	int rc;
+
+	while (!d->shut) {
+		if ((rc = ws_flush_ctl(c)) != 0) {
+			if (rc > 0)
+				return ws_block(d, EPOLLOUT, 1);
+			return DIR_FAILED;
+		}
+		if (d->len) {
+			size_t want = d->inflight ? d->inflight : d->len;
+			n = conn_tls_send(c, d->buf + d->off, want);
+			if (n < 0 && errno == EAGAIN) {
+				d->inflight = want;
+				return ws_block(d, EPOLLOUT, 1);
+			}
+			d->inflight = 0;
+			if (n < 0)
+				return DIR_FAILED;
+			d->off += n;
+			d->len -= n;
+			if (d->len == 0) {
+				c->bytes_up += ws->frame_payload;
+				c->t->stats.bytes_up += ws->frame_payload;
+				moved += ws->frame_payload;
+				d->off = 0;
+				worker_buf_put(c->w, d->buf);
+				d->buf = NULL;
+			}
+			continue;
+		}
+		if (d->eof)
+			return ws_up_finish(c, d);
+		if (moved >= WS_QUANTUM)
+			return DIR_YIELD;
+		if (!d->buf && !(d->buf = worker_buf_get(c->w))) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		n = recv(c->plain.fd, d->buf + WS_HEADER_MAX,
+			 RELAY_BUF_SIZE - WS_HEADER_MAX, 0);
+		if (n > 0) {
+			hl = ws_build_header(h, WS_OP_BINARY, 1, n, NULL);
+			d->off = WS_HEADER_MAX - hl;
+			memcpy(d->buf + d->off, h, hl);
+			d->len = hl + n;
+			ws->frame_payload = n;
+			continue;
+		}
+		worker_buf_put(c->w, d->buf);
+		d->buf = NULL;
+		if (n == 0) {
+			d->eof = 1;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			return ws_block(d, EPOLLIN, 0);
+		} else {
+			snprintf(c->reason, sizeof c->reason,
+				 "reading plain side: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+	}
+	return DIR_FINISHED;
+}
+
+/** @brief plain -> TLS on the kernel path: the payload goes plain ->
+ *  pipe -> kTLS socket, behind its header sent with MSG_MORE. */
+static enum dir_step ws_up_splice(struct conn *c)
+{
+	struct relay_dir *d = &c->up;
+	struct relay_ws *ws = c->wsr;
+	size_t moved = 0;
+	ssize_t n;
+	int rc;
+
+	while (!d->shut) {
+		if ((rc = ws_flush_ctl(c)) != 0) {
+			if (rc > 0)
+				return ws_block(d, EPOLLOUT, 1);
+			return DIR_FAILED;
+		}
+		if (ws->hdroff < ws->hdrlen) {
+			n = send(c->tls.fd, ws->hdr + ws->hdroff,
+				 ws->hdrlen - ws->hdroff, MSG_MORE | MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return ws_block(d, EPOLLOUT, 1);
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing TLS side: %s", strerror(errno));
+				return DIR_FAILED;
+			}
+			ws->hdroff += n;
+			continue;
+		}
+		if (d->inpipe) {
+			n = splice(d->pipe[0], NULL, c->tls.fd, NULL, d->inpipe,
+				   WS_SPLICE_FLAGS);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return ws_block(d, EPOLLOUT, 1);
+			if (n <= 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing TLS side: %s",
+					 n == 0 ? "no progress" : strerror(errno));
+				return DIR_FAILED;
+			}
+			d->inpipe -= n;
+			c->bytes_up += n;
+			c->t->stats.bytes_up += n;
+			moved += n;
+			if (d->inpipe == 0)
+				ws->hdrlen = ws->hdroff = 0;
+			continue;
+		}
+		if (d->eof)
+			return ws_up_finish(c, d);
+		if (moved >= WS_QUANTUM)
+			return DIR_YIELD;
+		if (d->pipe[0] < 0 && worker_pipe_get(c->w, d->pipe) < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "no pipe for splice: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+		n = splice(c->plain.fd, NULL, d->pipe[1], NULL, RELAY_BUF_SIZE,
+			   WS_SPLICE_FLAGS);
+		if (n > 0) {
+			d->inpipe = n;
+			ws->hdrlen = ws_build_header(ws->hdr, WS_OP_BINARY, 1, n,
+						     NULL);
+			ws->hdroff = 0;
+		} else if (n == 0) {
+			d->eof = 1;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			worker_pipe_put(c->w, d->pipe, 1);
+			return ws_block(d, EPOLLIN, 0);
+		} else {
+			snprintf(c->reason, sizeof c->reason,
+				 "reading plain side: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+	}
+	return DIR_FINISHED;
+}
+
+/** @brief A frame broke the protocol: say so with a close frame (best
+ *  effort, when the outgoing direction is between frames) and fail. */
+static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
+{
+	struct relay_ws *ws = c->wsr;
+	unsigned char f[WS_CONTROL_FRAME_MAX];
+	char why[160];
+	uint16_t code = ws_error_close_code(err);
+	size_t n = ws_build_close(f, sizeof f, code, ws_error_str(err), NULL);
+
+	ws_rx_strerror(&ws->rx, err, why, sizeof why);
+	snprintf(c->reason, sizeof c->reason, "WebSocket: %s (sent close %u)",
+		 why, code);
+	if (n && ws_boundary(c) && ws->ctllen == 0 && !ws->close_sent) {
+		memcpy(ws->ctl, f, n);
+		ws->ctllen = n;
+		ws->close_sent = 1;
+		ws_flush_ctl(c);
+	}
+	return DIR_FAILED;
+}
+
+/** @brief One event of the frames in; 0 to go on, or a step result. */
+static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
+			 const struct ws_event *ev, enum dir_step *st)
+{
+	struct relay_ws *ws = c->wsr;
+	size_t skip;
+
+	switch (ev->type) {
+	case WS_EV_DATA:
+		skip = (size_t)(ev->data - (d->buf + d->off));
+		d->off += skip;
+		d->len -= skip;
+		if (ev->opcode == WS_OP_BINARY) {
+			ws->data = ev->len;
+		} else {
+			/* Text messages carry no data in this protocol. */
+			d->off += ev->len;
+			d->len -= ev->len;
+		}
+		return 0;
+	case WS_EV_PING:
+		d->off += used;
+		d->len -= used;
+		if (!ws->close_sent)
+			ws_queue(c, WS_OP_PONG, ev->data, ev->len);
+		if (ws_flush_ctl(c) < 0) {
+			*st = DIR_FAILED;
+			return 1;
+		}
+		return 0;
+	case WS_EV_PONG:
+		ws->ping_out = 0;	/* ours, or unsolicited: either way */
+		break;
+	case WS_EV_CLOSE:
+		log_debug("tunnel %s: %s: WebSocket close %u from the peer",
+			  c->t->cfg->name, c->peer, ev->code);
+		d->eof = 1;
+		break;
+	case WS_EV_NEED_MORE:
+		break;
+	}
+	d->off += used;
+	d->len -= used;
+	return 0;
+}
+
+/** @brief TLS -> plain: frames in, payload out. */
+static enum dir_step ws_down(struct conn *c)
+{
+	struct relay_dir *d = &c->down;
+	struct relay_ws *ws = c->wsr;
+	struct ws_event ev;
+	enum dir_step st = DIR_MOVED;
+	size_t moved = 0;
+	ssize_t n;
+
+	while (!d->shut) {
+		if (ws->data) {
+			n = send(c->plain.fd, d->buf + d->off, ws->data, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return ws_block(d, EPOLLOUT, 0);
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing plain side: %s", strerror(errno));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			ws->data -= n;
+			c->bytes_down += n;
+			c->t->stats.bytes_down += n;
+			moved += n;
+			continue;
+		}
+		if (d->len && !d->eof) {
+			n = ws_rx_feed(&ws->rx, d->buf + d->off, d->len, &ev);
+			if (n < 0)
+				return ws_protocol_error(c, n);
+			if (ws_down_event(c, d, n, &ev, &st))
+				return st;
+			continue;
+		}
+		if (d->eof) {
+			shutdown(c->plain.fd, SHUT_WR);
+			d->shut = 1;
+			d->wait = 0;
+			return DIR_FINISHED;
+		}
+		if (moved >= WS_QUANTUM)
+			return DIR_YIELD;
+		if (!d->buf && !(d->buf = worker_buf_get(c->w))) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		d->off = 0;
+		n = conn_tls_recv(c, d->buf, RELAY_BUF_SIZE);
+		if (n > 0) {
+			d->len = n;
+			continue;
+		}
+		worker_buf_put(c->w, d->buf);
+		d->buf = NULL;
+		if (n == 0) {
+			/* A TLS end without a close frame (1006): still the
+			 * end of the stream, passed on as a FIN. */
+			log_debug("tunnel %s: %s: TLS peer ended without a WebSocket close",
+				  c->t->cfg->name, c->peer);
+			d->eof = 1;
+		} else if (errno == EAGAIN) {
+			return ws_block(d, EPOLLIN, 1);
+		} else {
+			return DIR_FAILED;
+		}
+	}
+	return DIR_FINISHED;
+}
+
+static enum dir_step ws_step(struct conn *c, int down)
+{
+	if (down)
+		return ws_down(c);
+	return c->ktls ? ws_up_splice(c) : ws_up_user(c);
+}
+
+/** @brief Next ping due, or none with ws_ping_interval = 0. */
+static void ws_arm_ping(struct conn *c)
+{
+	int s = c->t->cfg->ws_ping_interval;
+
+	if (s > 0)
+		timer_arm(&c->w->timers, &c->timer, timer_now_ms() + 1000ULL * s);
+}
+
+static enum relay_status ws_start(struct conn *c)
+{
+	if (!(c->wsr = calloc(1, sizeof *c->wsr))) {
+		snprintf(c->reason, sizeof c->reason, "out of memory");
+		return RELAY_ERROR;
+	}
+	/* A server takes masked frames from its client, a client unmasked
+	 * ones from its server. */
+	ws_rx_init(&c->wsr->rx, c->t->cfg->role == CFG_ROLE_SERVER);
+	if (c->ktls)
+		c->t->stats.relayed_ktls++;
+	else
+		c->t->stats.relayed_user++;
+	ws_arm_ping(c);
+	return relay_pump(c, ws_step);
+}
+
+static enum relay_status ws_event(struct conn *c, struct conn_fd *f,
+				  uint32_t events)
+{
+	return relay_pump(c, ws_step);
+}
+
+static void ws_close(struct conn *c)
+{
+	if (c->up.buf)
+		worker_buf_put(c->w, c->up.buf);
+	if (c->down.buf)
+		worker_buf_put(c->w, c->down.buf);
+	c->up.buf = c->down.buf = NULL;
+	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
+	worker_pipe_put(c->w, c->down.pipe, 1);
+	free(c->wsr);
+	c->wsr = NULL;
+}
+
+enum relay_status relay_ws_tick(struct conn *c)
+{
+	struct relay_ws *ws = c->wsr;
+
+	if (!ws || c->up.shut)
+		return RELAY_CONTINUE;
+	if (ws->ping_out) {
+		snprintf(c->reason, sizeof c->reason,
+			 "WebSocket: no pong within %d s", c->t->cfg->ws_ping_interval);
+		return RELAY_ERROR;
+	}
+	if (ws_queue(c, WS_OP_PING, "ssltunnel", 9) == 0)
+		ws->ping_out = 1;
+	ws_arm_ping(c);
+	return relay_pump(c, ws_step);
+}
+
+const struct relay_ops relay_ws_ops = {
+	.name = "websocket",
+	.start = ws_start,
+	.on_event = ws_event,
+	.close = ws_close,
+};

@@ -165,6 +165,10 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "transport", cfg_apply_word, T(transport), 0, 0, cfg_transport_words, -1 },
 	{ "path", cfg_apply_urlpath, T(path), 0, 0, NULL, -1 },
 	{ "ws_ping_interval", cfg_apply_int, T(ws_ping_interval), 0, 3600, NULL, -1 },
+	{ "destination", cfg_apply_string, T(destination), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "host_header", cfg_apply_string, T(host_header), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "http_proxy", cfg_apply_string, T(http_proxy), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "proxy_auth_file", cfg_apply_path, T(proxy_auth_file), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "acl", cfg_apply_acl, 0, 0, 0, NULL, CFG_ROLE_SERVER },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
@@ -249,6 +253,7 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	dst->http_proxy = cfg_strdup_opt(src->http_proxy);
 	dst->proxy_auth_file = cfg_strdup_opt(src->proxy_auth_file);
 	dst->proxy_auth = NULL;
+	dst->proxy_name = NULL;
 	dst->acl = NULL;	/* defaults take no acl */
 	memset(&dst->proxy_ep, 0, sizeof dst->proxy_ep);
 	memset(&dst->listen_ep, 0, sizeof dst->listen_ep);
@@ -288,6 +293,7 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	if (t->proxy_auth)
 		explicit_bzero(t->proxy_auth, strlen(t->proxy_auth));
 	free(t->proxy_auth);
+	free(t->proxy_name);
 	net_endpoint_free(&t->proxy_ep);
 	if (t->acl) {
 		acl_free(t->acl);
@@ -394,6 +400,10 @@ static int cfg_parse_proxy(struct cfg_tunnel *t, char *err, size_t errlen)
 	}
 	if (net_endpoint_parse(&t->proxy_ep, hp, 0, e, sizeof e) < 0) {
 		snprintf(err, errlen, "http_proxy: %s", e);
+		return -1;
+	}
+	if (!(t->proxy_name = strdup(hp))) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (t->proxy_auth_file)

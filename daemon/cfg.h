@@ -62,6 +62,7 @@ struct cfg_tunnel {
 	char *http_proxy;		/* client: as written; never logged */
 	char *proxy_auth_file;		/* client: "user:password" in a file */
 	struct net_endpoint proxy_ep;	/* http_proxy's host and port */
+	char *proxy_name;		/* "host:port" of http_proxy, for logs */
 	char *proxy_auth;		/* "Basic BASE64" or NULL; never logged */
 	int ws_ping_interval;		/* seconds; 0: no pings */
 	struct acl *acl;		/* dynamic: who may reach what */

@@ -31,7 +31,6 @@
 #include "proto.h"
 #include "worker.h"
 
-static void conn_start_handshake(struct conn *c);
 static void conn_start_connect(struct conn *c);
 static int conn_choose_path(struct conn *c);
 
@@ -107,6 +106,7 @@ void conn_close(struct conn *c, int error)
 	if (c->mover)
 		c->mover->close(c);
 	proto_free(c);
+	proto_client_free(c);
 	timer_cancel(&w->timers, &c->timer);
 	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
@@ -233,8 +233,12 @@ static void conn_start_connect(struct conn *c)
 {
 	const struct cfg_tunnel *t = c->t->cfg;
 
-	conn_connect_to(c, t->connect_ep.addrs, t->connect_ep.naddrs,
-			t->connect);
+	if (t->role == CFG_ROLE_CLIENT && t->http_proxy)
+		conn_connect_to(c, t->proxy_ep.addrs, t->proxy_ep.naddrs,
+				t->proxy_name);
+	else
+		conn_connect_to(c, t->connect_ep.addrs, t->connect_ep.naddrs,
+				t->connect);
 }
 
 static void conn_connected(struct conn *c)
@@ -251,7 +255,10 @@ static void conn_connected(struct conn *c)
 	net_set_nodelay(out->fd);
 	if (c->t->cfg->role == CFG_ROLE_CLIENT) {
 		net_set_keepalive(out->fd, &c->t->cfg->keepalive);
-		conn_start_handshake(c);
+		if (c->t->cfg->http_proxy)
+			proto_client_proxy(c);
+		else
+			conn_start_handshake(c);
 	} else if (c->pr) {
 		timer_cancel(&c->w->timers, &c->timer);
 		proto_connected(c);
@@ -275,7 +282,7 @@ static void conn_attach_ulp(struct conn *c)
 		log_debug("tunnel %s: %s: %s", c->t->cfg->name, c->peer, why);
 }
 
-static void conn_start_handshake(struct conn *c)
+void conn_start_handshake(struct conn *c)
 {
 	int rc;
 
@@ -329,6 +336,8 @@ static void conn_handshake(struct conn *c)
 		proto_start(c);
 	else if (c->t->cfg->role == CFG_ROLE_SERVER)
 		conn_start_connect(c);
+	else if (proto_client_needed(c->t->cfg))
+		proto_client_start(c);
 	else
 		conn_start_relay(c);
 }
@@ -403,10 +412,12 @@ void conn_start_relay(struct conn *c)
 	enum relay_status rs;
 
 	timer_cancel(&c->w->timers, &c->timer);
-	if (c->pr && proto_handoff(c) < 0) {
+	if ((c->pr && proto_handoff(c) < 0) ||
+	    (c->pc && proto_client_handoff(c) < 0)) {
 		conn_reject(c, LOG_ERR, "out of memory");
 		return;
 	}
+	proto_client_free(c);
 	c->st = CONN_RELAYING;
 	if (c->ws)
 		c->mover = &relay_ws_ops;
@@ -432,7 +443,10 @@ void conn_event(struct conn_fd *f, uint32_t events)
 	case CONN_REQUEST:
 	case CONN_RESOLVING:
 	case CONN_RESPONDING:
-		proto_event(c, f, events);
+		if (c->pc)
+			proto_client_event(c, f, events);
+		else
+			proto_event(c, f, events);
 		break;
 	case CONN_RELAYING:
 		rs = c->mover->on_event(c, f, events);
@@ -471,6 +485,8 @@ void conn_timeout(struct conn *c)
 		enum relay_status rs = relay_ws_tick(c);
 		if (rs != RELAY_CONTINUE)
 			conn_close(c, rs == RELAY_ERROR);
+	} else if (c->pc) {
+		proto_client_timeout(c);
 	} else if (c->pr) {
 		proto_timeout(c);
 	}

@@ -13,6 +13,7 @@
 
 struct worker;
 struct proto;
+struct proto_client;
 struct relay_ws;
 
 enum conn_state {
@@ -47,6 +48,7 @@ struct conn {
 	const char *dest_name;	/* "host:port" for logs */
 	int addr_idx;		/* which address of dest is tried */
 	struct proto *pr;	/* the protocol step, while there is one */
+	struct proto_client *pc;	/* the client role's protocol step */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
 	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
@@ -88,6 +90,8 @@ void conn_reject(struct conn *c, int level, const char *fmt, ...)
  *  the protocol step hears of the outcome. */
 void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
 		     const char *name);
+/** @brief The outgoing leg is up (through a proxy, maybe): TLS now. */
+void conn_start_handshake(struct conn *c);
 /** @brief Both legs are up and answered: the mover takes over. */
 void conn_start_relay(struct conn *c);
 /** @brief Read from the TLS leg, kernel or GnuTLS: >0 bytes, 0 at the

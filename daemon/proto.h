@@ -33,4 +33,20 @@ void proto_timeout(struct conn *c);
 int proto_handoff(struct conn *c);
 void proto_free(struct conn *c);
 
+/* The client role's side (proto_client.c). */
+
+/** @brief Does a connection of tunnel @t ask its server for something
+ *  (a WebSocket upgrade, a CONNECT destination) after the handshake? */
+int proto_client_needed(const struct cfg_tunnel *t);
+/** @brief Connected to http_proxy: ask it for a tunnel to `connect`, then
+ *  go on with the TLS handshake. */
+void proto_client_proxy(struct conn *c);
+/** @brief The handshake is done: send the request, read the answer. */
+void proto_client_start(struct conn *c);
+void proto_client_event(struct conn *c, struct conn_fd *f, uint32_t events);
+void proto_client_timeout(struct conn *c);
+/** @brief What came behind the server's answer goes to the mover. */
+int proto_client_handoff(struct conn *c);
+void proto_client_free(struct conn *c);
+
 #endif

@@ -5,7 +5,8 @@
  *    buffer (GnuTLS, or recv() on a kTLS socket), parsed by ws_rx and
  *    their payload unmasked in place and written to the plain leg;
  *    binary messages are the stream, text messages carry no data (the
- *    original protocol), pings are answered, a close frame becomes a FIN.
+ *    original protocol), pings are answered, a close frame becomes a FIN
+ *    (and the TLS side is read on to its end).
  *  - plain -> TLS (frames out): each read becomes one binary frame. On
  *    the userspace path the header goes in the buffer right before the
  *    payload and both leave as one send. On the kernel path the payload
@@ -21,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,10 @@ struct relay_ws {
 	uint64_t frame_payload;		/* userspace out: of the frame in flight */
 	int ping_out;			/* our ping waits for its pong */
 	int close_sent;
+	int close_rcvd;			/* the peer's close frame came */
+	int client;			/* we mask what we send */
+	int splice_up;			/* kernel path, unmasked out: splice */
+	int splice_down;		/* kernel path, unmasked in: splice */
 };
 
 /** @brief Is the outgoing direction between frames, where a control
@@ -59,15 +65,21 @@ static int ws_boundary(const struct conn *c)
 {
 	const struct relay_ws *ws = c->wsr;
 
-	return c->ktls ? ws->hdrlen == 0 && c->up.inpipe == 0 : c->up.len == 0;
+	return ws->splice_up ? ws->hdrlen == 0 && c->up.inpipe == 0 :
+		c->up.len == 0;
 }
 
 /** @brief Queue a control frame for the outgoing direction. */
 static int ws_queue(struct conn *c, unsigned opcode, const void *p, size_t n)
 {
 	struct relay_ws *ws = c->wsr;
-	size_t k = ws_build_frame(ws->ctl + ws->ctllen,
-				  sizeof ws->ctl - ws->ctllen, opcode, p, n, NULL);
+	unsigned char key[4];
+	size_t k;
+
+	if (ws->client && gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof key) < 0)
+		return -1;
+	k = ws_build_frame(ws->ctl + ws->ctllen, sizeof ws->ctl - ws->ctllen,
+			   opcode, p, n, ws->client ? key : NULL);
 
 	if (k == 0)
 		return -1;	/* full: a ping flood gets fewer pongs */
@@ -115,7 +127,11 @@ static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
 	int rc;
 
 	if (!ws->close_sent) {
-		n = ws_build_close(f, sizeof f, WS_CLOSE_NORMAL, NULL, NULL);
+		unsigned char key[4];
+		if (ws->client && gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof key) < 0)
+			memset(key, 0x5a, sizeof key);
+		n = ws_build_close(f, sizeof f, WS_CLOSE_NORMAL, NULL,
+				   ws->client ? key : NULL);
 		if (ws->ctllen + n <= sizeof ws->ctl) {
 			memcpy(ws->ctl + ws->ctllen, f, n);
 			ws->ctllen += n;
@@ -180,7 +196,18 @@ static enum dir_step ws_up_user(struct conn *c)
 		n = recv(c->plain.fd, d->buf + WS_HEADER_MAX,
 			 RELAY_BUF_SIZE - WS_HEADER_MAX, 0);
 		if (n > 0) {
-			hl = ws_build_header(h, WS_OP_BINARY, 1, n, NULL);
+			unsigned char key[4];
+			if (ws->client) {
+				/* Fresh keys, from GnuTLS's nonce generator. */
+				if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof key) < 0) {
+					snprintf(c->reason, sizeof c->reason,
+						 "no random numbers for a mask");
+					return DIR_FAILED;
+				}
+				ws_mask(d->buf + WS_HEADER_MAX, n, key, 0);
+			}
+			hl = ws_build_header(h, WS_OP_BINARY, 1, n,
+					     ws->client ? key : NULL);
 			d->off = WS_HEADER_MAX - hl;
 			memcpy(d->buf + d->off, h, hl);
 			d->len = hl + n;
@@ -280,6 +307,60 @@ static enum dir_step ws_up_splice(struct conn *c)
 	return DIR_FINISHED;
 }
 
+/** @brief Under kTLS, the unmasked payload of a frame from the server
+ *  goes TLS -> pipe -> plain, never through user space. Returns
+ *  DIR_MOVED to go on with the frames, or where it stopped. */
+static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
+				    size_t *moved)
+{
+	struct relay_ws *ws = c->wsr;
+	uint64_t left;
+	ssize_t n;
+
+	for (;;) {
+		if (d->inpipe) {
+			n = splice(d->pipe[0], NULL, c->plain.fd, NULL, d->inpipe,
+				   WS_SPLICE_FLAGS);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return ws_block(d, EPOLLOUT, 0);
+			if (n <= 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing plain side: %s",
+					 n == 0 ? "no progress" : strerror(errno));
+				return DIR_FAILED;
+			}
+			d->inpipe -= n;
+			c->bytes_down += n;
+			c->t->stats.bytes_down += n;
+			*moved += n;
+			continue;
+		}
+		left = ws_rx_payload_left(&ws->rx);
+		if (!left || ws->rx.msg_opcode != WS_OP_BINARY)
+			return DIR_MOVED;
+		if (*moved >= WS_QUANTUM)
+			return DIR_YIELD;
+		if (d->pipe[0] < 0 && worker_pipe_get(c->w, d->pipe) < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "no pipe for splice: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+		n = splice(c->tls.fd, NULL, d->pipe[1], NULL,
+			   left < RELAY_BUF_SIZE ? left : RELAY_BUF_SIZE,
+			   WS_SPLICE_FLAGS);
+		if (n > 0) {
+			ws_rx_skip(&ws->rx, n);
+			d->inpipe = n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return ws_block(d, EPOLLIN, 1);
+		/* EOF, or a control record (EINVAL/EIO): the frame reader
+		 * sees it through recv() and says what it means. */
+		return DIR_MOVED;
+	}
+}
+
 /** @brief A frame broke the protocol: say so with a close frame (best
  *  effort, when the outgoing direction is between frames) and fail. */
 static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
@@ -302,6 +383,20 @@ static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
 	return DIR_FAILED;
 }
 
+/** @brief A text message from the server is its status ("ready", or an
+ *  "error" with the reason): worth a log line. */
+static void ws_log_text(struct conn *c, const unsigned char *p, size_t n)
+{
+	char msg[256];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < sizeof msg; i++)
+		msg[k++] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
+	msg[k] = '\0';
+	log_msg(strstr(msg, "\"error\"") ? LOG_WARNING : LOG_INFO,
+		"tunnel %s: %s: the server says %s", c->t->cfg->name, c->peer, msg);
+}
+
 /** @brief One event of the frames in; 0 to go on, or a step result. */
 static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 			 const struct ws_event *ev, enum dir_step *st)
@@ -317,6 +412,8 @@ static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 		if (ev->opcode == WS_OP_BINARY) {
 			ws->data = ev->len;
 		} else {
+			if (ws->client)
+				ws_log_text(c, ev->data, ev->len);
 			/* Text messages carry no data in this protocol. */
 			d->off += ev->len;
 			d->len -= ev->len;
@@ -338,7 +435,11 @@ static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 	case WS_EV_CLOSE:
 		log_debug("tunnel %s: %s: WebSocket close %u from the peer",
 			  c->t->cfg->name, c->peer, ev->code);
-		d->eof = 1;
+		/* The end of this direction: a FIN to the plain side now.
+		 * The TLS side is read on to its end (close_notify, FIN), so
+		 * closing it never resets a peer that has unread data. */
+		ws->close_rcvd = 1;
+		shutdown(c->plain.fd, SHUT_WR);
 		break;
 	case WS_EV_NEED_MORE:
 		break;
@@ -376,6 +477,19 @@ static enum dir_step ws_down(struct conn *c)
 			moved += n;
 			continue;
 		}
+		if (ws->splice_down && d->len == 0 && !d->eof && !ws->close_rcvd &&
+		    (d->inpipe || ws_rx_payload_left(&ws->rx))) {
+			st = ws_down_splice(c, d, &moved);
+			if (st != DIR_MOVED)
+				return st;
+			if (d->inpipe || ws_rx_payload_left(&ws->rx))
+				continue;
+		}
+		if (d->len && ws->close_rcvd) {
+			d->off += d->len;	/* after the close frame: dropped */
+			d->len = 0;
+			continue;
+		}
 		if (d->len && !d->eof) {
 			n = ws_rx_feed(&ws->rx, d->buf + d->off, d->len, &ev);
 			if (n < 0)
@@ -385,7 +499,8 @@ static enum dir_step ws_down(struct conn *c)
 			continue;
 		}
 		if (d->eof) {
-			shutdown(c->plain.fd, SHUT_WR);
+			if (!ws->close_rcvd)
+				shutdown(c->plain.fd, SHUT_WR);
 			d->shut = 1;
 			d->wait = 0;
 			return DIR_FINISHED;
@@ -397,7 +512,10 @@ static enum dir_step ws_down(struct conn *c)
 			return DIR_FAILED;
 		}
 		d->off = 0;
-		n = conn_tls_recv(c, d->buf, RELAY_BUF_SIZE);
+		/* Splicing payload: read no further than the next header, so
+		 * the payload behind it stays in the kernel. */
+		n = conn_tls_recv(c, d->buf, ws->splice_down ? WS_HEADER_MAX :
+				  RELAY_BUF_SIZE);
 		if (n > 0) {
 			d->len = n;
 			continue;
@@ -423,7 +541,7 @@ static enum dir_step ws_step(struct conn *c, int down)
 {
 	if (down)
 		return ws_down(c);
-	return c->ktls ? ws_up_splice(c) : ws_up_user(c);
+	return c->wsr->splice_up ? ws_up_splice(c) : ws_up_user(c);
 }
 
 /** @brief Next ping due, or none with ws_ping_interval = 0. */
@@ -444,6 +562,9 @@ static enum relay_status ws_start(struct conn *c)
 	/* A server takes masked frames from its client, a client unmasked
 	 * ones from its server. */
 	ws_rx_init(&c->wsr->rx, c->t->cfg->role == CFG_ROLE_SERVER);
+	c->wsr->client = c->t->cfg->role == CFG_ROLE_CLIENT;
+	c->wsr->splice_up = c->ktls && !c->wsr->client;
+	c->wsr->splice_down = c->ktls && c->wsr->client;
 	if (c->ktls)
 		c->t->stats.relayed_ktls++;
 	else
@@ -466,7 +587,7 @@ static void ws_close(struct conn *c)
 		worker_buf_put(c->w, c->down.buf);
 	c->up.buf = c->down.buf = NULL;
 	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
-	worker_pipe_put(c->w, c->down.pipe, 1);
+	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
 	free(c->wsr);
 	c->wsr = NULL;
 }

@@ -579,5 +579,14 @@ void conn_tls_shutdown(struct conn *c)
 		ktls_send_close_notify(c->tls.fd);
 	else if (c->sess)
 		gnutls_bye(c->sess, GNUTLS_SHUT_WR);
-	shutdown(c->tls.fd, SHUT_WR);
+	conn_tls_fin(c);
+}
+
+void conn_tls_fin(struct conn *c)
+{
+	/* Through an HTTP proxy the end of one direction is the
+	 * close_notify alone: proxies such as tinyproxy end both directions
+	 * at the first FIN. The FIN goes with the close. */
+	if (!(c->t->cfg->role == CFG_ROLE_CLIENT && c->t->cfg->http_proxy))
+		shutdown(c->tls.fd, SHUT_WR);
 }

@@ -102,5 +102,8 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len);
 ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len);
 /** @brief End the TLS leg's sending side: close_notify, then FIN. */
 void conn_tls_shutdown(struct conn *c);
+/** @brief The FIN after a close_notify on the TLS leg (none through an
+ *  HTTP proxy: the close_notify says it, the close sends the FIN). */
+void conn_tls_fin(struct conn *c);
 
 #endif

@@ -124,7 +124,7 @@ static void pc_proxy_answer(struct conn *c, const struct http_response *r)
 			    "http_proxy %s refused CONNECT %s: HTTP/1.%d %d %.*s%s",
 			    t->proxy_name, t->connect, r->minor_version,
 			    r->status, (int)r->reasonlen, r->reason,
-			    r->status == 407 ? (t->proxy_auth ?
+			    r->status == 407 || r->status == 401 ? (t->proxy_auth ?
 						" (the proxy rejected the credentials)" :
 						" (set user:password in http_proxy or proxy_auth_file)") : "");
 		return;

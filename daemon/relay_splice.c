@@ -46,7 +46,10 @@ static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
 		}
 		/* Failed or not, the FIN below ends the direction. */
 	}
-	shutdown(dst_tls ? c->tls.fd : c->plain.fd, SHUT_WR);
+	if (dst_tls)
+		conn_tls_fin(c);
+	else
+		shutdown(c->plain.fd, SHUT_WR);
 	d->shut = 1;
 	d->wait = 0;
 	return DIR_FINISHED;

@@ -55,7 +55,7 @@ static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
 		log_debug("tunnel %s: %s: sent close_notify", c->t->cfg->name,
 			  c->peer);
 	/* A failed close_notify still ends the direction with a FIN. */
-	shutdown(c->tls.fd, SHUT_WR);
+	conn_tls_fin(c);
 	d->shut = 1;
 	d->wait = 0;
 	return DIR_FINISHED;

@@ -50,6 +50,10 @@ ST_DEPS=(
 	dh:debhelper
 	dh_autoreconf:dh-autoreconf
 	file:/lib/systemd/systemd:systemd
+	node:nodejs
+	npm:npm
+	tinyproxy:tinyproxy
+	squid:squid
 )
 
 # Run a command as root: directly, or through sudo when we are not root.
@@ -106,6 +110,22 @@ st_install_deps() {
 			return 1
 		fi
 	done
+}
+
+# The npm peers of the tests and the benchmark (tests/peers: ws, and
+# websocket, the library node-websocket-tunnel uses), installed from the
+# lock file into $BUILD_DIR/peers/node_modules unless they are there.
+st_install_peers() {
+	local dir=$BUILD_DIR/peers src=$ST_ROOT/tests/peers
+	if [ -d "$dir/node_modules/ws" ] && [ -d "$dir/node_modules/websocket" ] &&
+		cmp -s "$src/package-lock.json" "$dir/package-lock.json"; then
+		return 0
+	fi
+	st_log "npm ci (tests/peers) in $dir"
+	mkdir -p "$dir" || return 1
+	cp "$src/package.json" "$src/package-lock.json" "$dir/" || return 1
+	(cd "$dir" && timeout 600 npm ci --ignore-scripts --no-audit --no-fund \
+		</dev/null >&2) || { st_log "npm ci failed"; return 1; }
 }
 
 # autoreconf in the source tree, configure in $BUILD_DIR. With "fresh" as

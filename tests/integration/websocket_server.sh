@@ -13,12 +13,13 @@
 	skip "python3-websockets is not installed"
 
 make_pki
-pick_ports BE SRV DYN
+pick_ports BE SRV DYN PING
 start_backend "$BE" --mode echo
 LOG_LEVEL=debug write_conf "$T/s.conf" \
 	"$(server_tunnel ws "127.0.0.1:$SRV" "127.0.0.1:$BE" 'transport = "websocket";')" \
 	"$(server_tunnel dyn "127.0.0.1:$DYN" dynamic "transport = \"websocket\";
-	  acl = ( { cn = [ \"client1\" ]; allow = [ \"127.0.0.1:$BE\" ]; } );")"
+	  acl = ( { cn = [ \"client1\" ]; allow = [ \"127.0.0.1:$BE\" ]; } );")" \
+	"$(server_tunnel ping "127.0.0.1:$PING" "127.0.0.1:$BE" 'transport = "websocket"; ws_ping_interval = 1;')"
 start_daemon "$T/s.conf" "$T/s.log"
 
 wsc() {
@@ -129,4 +130,18 @@ grep -qx done "$T/c.huge" || fail "bytes of a 4 GiB frame were not streamed: $(c
 wait "$keep" || fail "the connection open meanwhile failed: $(cat "$T/keep")"
 assert_same "$T/up" "$T/keep.bin"
 say "ok: bad frames close with 1002, a 4 GiB frame streams, other connections unaffected"
+
+# 7. Pings every ws_ping_interval (1 s): a peer that answers stays, one
+#    that does not is closed once the next ping is due.
+wsc "$PING" --linger 3.5 --send "$T/hello" --out "$T/o7" --expect 5 >"$T/w8" ||
+	fail "a peer answering pings: $(cat "$T/w8")"
+cmp -s "$T/hello" "$T/o7" || fail "a peer answering pings lost its bytes"
+start=$(date +%s%N)
+wsr "$PING" >"$T/c.ping"
+grep -qx ping "$T/c.ping" || fail "no ping came: $(cat "$T/c.ping")"
+tail -n 1 "$T/c.ping" | grep -qx eof || fail "a silent peer was not closed: $(cat "$T/c.ping")"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -ge 1500 ] || fail "a silent peer was closed after $ms ms, before its pong was due"
+assert_log_contains "$T/s.log" "tunnel ping: [^ ]+: relay failed after [0-9]+ ms: WebSocket: no pong within 1 s"
+say "ok: pings keep an answering peer, close a silent one"
 say "PASS"

@@ -8,6 +8,7 @@ binary messages it receives.
   wsclient.py PORT --cert C --key K --ca CA [--path /tunnel?port=N]
               [--send FILE] [--out FILE] [--expect BYTES]
               [--chunk BYTES] [--fragments N] [--ping] [--text-first]
+              [--linger SECONDS]
 
 Prints one line per event: "status {json}" for each text message,
 "pong" after a ping was answered, "close CODE REASON" at the end, and
@@ -37,6 +38,8 @@ async def run(a):
     out = open(a.out, "wb") if a.out else None
 
     async def sender():
+        if a.linger:
+            await asyncio.sleep(a.linger)
         if a.text_first:
             await ws.send("this text carries no data")
         for i in range(0, len(data), a.chunk):
@@ -86,6 +89,8 @@ def main():
     ap.add_argument("--fragments", type=int, default=1)
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--text-first", action="store_true")
+    ap.add_argument("--linger", type=float, default=0,
+                    help="seconds to wait before sending")
     ap.add_argument("--timeout", type=float, default=60)
     return asyncio.run(run(ap.parse_args()))
 

@@ -378,10 +378,7 @@ static int acl_b64val(int c)
 	return p ? (int)(p - tab) : -1;
 }
 
-/** @brief Decode a pin the way the tunnel's pin_sha256 reads one: 64 hex
- *  digits with optional colons between bytes, or 32 bytes of base64
- *  after an optional "sha256//". */
-static int acl_pin_parse(const char *s, unsigned char out[32])
+int acl_pin_parse(const char *s, unsigned char out[32])
 {
 	size_t n = 0;
 

@@ -110,6 +110,10 @@ int acl_entry_add_rule(struct acl_entry *e, const char *text,
  *  tunnel's pin_sha256 takes. Returns 0, or -1 with what was expected. */
 int acl_entry_add_identity(struct acl_entry *e, enum acl_id_kind kind,
 			   const char *value, char *err, size_t errlen);
+/** @brief Decode a pin, for acl entries and the tunnel's pin_sha256
+ *  alike: 64 hex digits with optional colons between bytes, or base64 of
+ *  32 bytes after an optional "sha256//". Returns 0 or -1. */
+int acl_pin_parse(const char *s, unsigned char out[32]);
 /** @brief Deep copy, for a tunnel that starts from the defaults. */
 int acl_copy(struct acl *dst, const struct acl *src);
 void acl_free(struct acl *a);

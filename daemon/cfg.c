@@ -38,7 +38,7 @@ static int cfg_apply_pins(struct cfg_ctx *x, const config_setting_t *s,
 	if (!t->pins)
 		return -1;
 	for (size_t i = 0; i < t->pin_sha256.n; i++) {
-		if (cfg_pin_parse(t->pin_sha256.v[i], t->pins[i]) < 0)
+		if (acl_pin_parse(t->pin_sha256.v[i], t->pins[i]) < 0)
 			return cfg_fail(x, s, d->name,
 					"expected the SHA-256 of a public key as 64 hex digits or \"sha256//BASE64\", got \"%s\"",
 					t->pin_sha256.v[i]);
@@ -776,65 +776,6 @@ out:
 	if (rc < 0)
 		cfg_free(c);
 	return rc;
-}
-
-static int cfg_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
-static int cfg_b64val(int ch)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p = ch ? strchr(tab, ch) : NULL;
-
-	return p ? (int)(p - tab) : -1;
-}
-
-int cfg_pin_parse(const char *s, unsigned char out[32])
-{
-	size_t n = 0, len;
-
-	if (strncmp(s, "sha256//", 8) == 0)
-		s += 8;
-	len = strlen(s);
-	if (len == 44 && s[43] == '=' && s[42] != '=') {
-		/* base64 of 32 bytes: 43 significant characters and one '=' */
-		unsigned int acc = 0;
-		int bits = 0;
-		for (size_t i = 0; i < 43; i++) {
-			int v = cfg_b64val((unsigned char)s[i]);
-			if (v < 0)
-				return -1;
-			acc = (acc << 6) | v;
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				if (n == 32)
-					return -1;
-				out[n++] = (acc >> bits) & 0xff;
-			}
-		}
-		return n == 32 ? 0 : -1;
-	}
-	for (const char *p = s; *p; p++) {
-		int hi, lo;
-		if (*p == ':' && p != s)
-			continue;
-		hi = cfg_hexval((unsigned char)p[0]);
-		lo = hi < 0 ? -1 : cfg_hexval((unsigned char)p[1]);
-		if (lo < 0 || n == 32)
-			return -1;
-		out[n++] = hi << 4 | lo;
-		p++;
-	}
-	return n == 32 ? 0 : -1;
 }
 
 const char *const *cfg_setting_names(void)

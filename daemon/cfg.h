@@ -100,10 +100,6 @@ void cfg_daemon_defaults(struct cfg *c);
 void cfg_free(struct cfg *c);
 void cfg_tunnel_free(struct cfg_tunnel *t);
 
-/** @brief Decode a pin: 64 hex digits (colons allowed), "sha256//BASE64"
- *  or plain base64 of 32 bytes. Returns 0 or -1. */
-int cfg_pin_parse(const char *s, unsigned char out[32]);
-
 /** @brief Names of every setting the parser accepts ("daemon.workers",
  *  "tunnels.allow_cn", "tunnels.keepalive.idle" ...), NULL-terminated.
  *  Used by the man page check and `-t -v` output. */

@@ -507,12 +507,7 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 		}
 		if (n == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;
-		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
-			snprintf(c->reason, sizeof c->reason, "peer sent TLS alert: %s",
-				 gnutls_alert_get_name(gnutls_alert_get(c->sess)));
-		else
-			snprintf(c->reason, sizeof c->reason,
-				 "receiving from TLS peer: %s", gnutls_strerror(n));
+		tls_recv_reason(c->sess, n, c->reason, sizeof c->reason);
 		errno = EPROTO;
 		return -1;
 	}

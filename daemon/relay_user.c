@@ -168,12 +168,7 @@ static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
 		}
 		if (n == GNUTLS_E_REHANDSHAKE)
 			continue;	/* renegotiation is declined by ignoring it */
-		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
-			snprintf(c->reason, sizeof c->reason, "peer sent TLS alert: %s",
-				 gnutls_alert_get_name(gnutls_alert_get(c->sess)));
-		else
-			snprintf(c->reason, sizeof c->reason,
-				 "receiving from TLS peer: %s", gnutls_strerror(n));
+		tls_recv_reason(c->sess, n, c->reason, sizeof c->reason);
 		return DIR_FAILED;
 	}
 	return DIR_MOVED;

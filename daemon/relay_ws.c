@@ -118,6 +118,29 @@ static enum dir_step ws_block(struct relay_dir *d, uint32_t ev, int tls)
 	return DIR_BLOCKED;
 }
 
+/** @brief Splice what the direction's pipe holds to the TLS leg (@tls)
+ *  or the plain one, counting it. DIR_MOVED once some went out. */
+static enum dir_step ws_pipe_out(struct conn *c, struct relay_dir *d, int tls,
+				 size_t *moved)
+{
+	ssize_t n = splice(d->pipe[0], NULL, tls ? c->tls.fd : c->plain.fd,
+			   NULL, d->inpipe, WS_SPLICE_FLAGS);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return ws_block(d, EPOLLOUT, tls);
+	if (n <= 0) {
+		snprintf(c->reason, sizeof c->reason, "writing %s side: %s",
+			 tls ? "TLS" : "plain",
+			 n == 0 ? "no progress" : strerror(errno));
+		return DIR_FAILED;
+	}
+	d->inpipe -= n;
+	*(tls ? &c->bytes_up : &c->bytes_down) += n;
+	*(tls ? &c->t->stats.bytes_up : &c->t->stats.bytes_down) += n;
+	*moved += n;
+	return DIR_MOVED;
+}
+
 /** @brief The local side ended: close frame 1000, close_notify, FIN. */
 static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
 {
@@ -259,20 +282,9 @@ static enum dir_step ws_up_splice(struct conn *c)
 			continue;
 		}
 		if (d->inpipe) {
-			n = splice(d->pipe[0], NULL, c->tls.fd, NULL, d->inpipe,
-				   WS_SPLICE_FLAGS);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return ws_block(d, EPOLLOUT, 1);
-			if (n <= 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "writing TLS side: %s",
-					 n == 0 ? "no progress" : strerror(errno));
-				return DIR_FAILED;
-			}
-			d->inpipe -= n;
-			c->bytes_up += n;
-			c->t->stats.bytes_up += n;
-			moved += n;
+			enum dir_step st = ws_pipe_out(c, d, 1, &moved);
+			if (st != DIR_MOVED)
+				return st;
 			if (d->inpipe == 0)
 				ws->hdrlen = ws->hdroff = 0;
 			continue;
@@ -319,20 +331,9 @@ static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
 
 	for (;;) {
 		if (d->inpipe) {
-			n = splice(d->pipe[0], NULL, c->plain.fd, NULL, d->inpipe,
-				   WS_SPLICE_FLAGS);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return ws_block(d, EPOLLOUT, 0);
-			if (n <= 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "writing plain side: %s",
-					 n == 0 ? "no progress" : strerror(errno));
-				return DIR_FAILED;
-			}
-			d->inpipe -= n;
-			c->bytes_down += n;
-			c->t->stats.bytes_down += n;
-			*moved += n;
+			enum dir_step st = ws_pipe_out(c, d, 0, moved);
+			if (st != DIR_MOVED)
+				return st;
 			continue;
 		}
 		left = ws_rx_payload_left(&ws->rx);
@@ -581,11 +582,7 @@ static enum relay_status ws_event(struct conn *c, struct conn_fd *f,
 
 static void ws_close(struct conn *c)
 {
-	if (c->up.buf)
-		worker_buf_put(c->w, c->up.buf);
-	if (c->down.buf)
-		worker_buf_put(c->w, c->down.buf);
-	c->up.buf = c->down.buf = NULL;
+	relay_user_ops.close(c);	/* the buffers */
 	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
 	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
 	free(c->wsr);

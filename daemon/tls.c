@@ -367,6 +367,16 @@ int tls_authorize(const struct cfg_tunnel *t, const struct tls_identity *id,
 	return 0;
 }
 
+void tls_recv_reason(gnutls_session_t s, int rc, char *buf, size_t len)
+{
+	if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		snprintf(buf, len, "peer sent TLS alert: %s",
+			 gnutls_alert_get_name(gnutls_alert_get(s)));
+	else
+		snprintf(buf, len, "receiving from TLS peer: %s",
+			 gnutls_strerror(rc));
+}
+
 void tls_describe(gnutls_session_t s, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s %s",

@@ -47,6 +47,10 @@ void tls_ctx_free(struct tls_ctx *ctx);
 int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 		    struct tls_check *check);
 
+/** @brief Why a record could not be received (@rc from
+ *  gnutls_record_recv), for the log: the peer's alert, or GnuTLS's word. */
+void tls_recv_reason(gnutls_session_t s, int rc, char *buf, size_t len);
+
 /** @brief Why a handshake failed, in words an operator can act on. */
 void tls_handshake_reason(gnutls_session_t s, int rc, char *buf, size_t len);
 

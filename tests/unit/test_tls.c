@@ -9,6 +9,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "acl.h"
 #include "cfg.h"
 #include "tls.h"
 #include "unit.h"
@@ -29,12 +30,12 @@ static const unsigned char abc[32] = {
 #define PIN_OK(s) do { \
 		unsigned char o_[32]; \
 		memset(o_, 0, sizeof o_); \
-		ck_assert_msg(cfg_pin_parse((s), o_) == 0, "\"%s\" refused", (s)); \
+		ck_assert_msg(acl_pin_parse((s), o_) == 0, "\"%s\" refused", (s)); \
 		ck_assert_mem_eq(o_, abc, 32); \
 	} while (0)
 #define PIN_BAD(s) do { \
 		unsigned char o_[32]; \
-		ck_assert_msg(cfg_pin_parse((s), o_) == -1, "\"%s\" accepted", (s)); \
+		ck_assert_msg(acl_pin_parse((s), o_) == -1, "\"%s\" accepted", (s)); \
 	} while (0)
 
 START_TEST(pin_spellings)
@@ -47,10 +48,10 @@ START_TEST(pin_spellings)
 	PIN_OK("sha256//" ABC_B64);
 	PIN_OK(ABC_B64);
 	/* all zero and all ones, to see every bit land */
-	ck_assert_int_eq(cfg_pin_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", o), 0);
+	ck_assert_int_eq(acl_pin_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", o), 0);
 	for (int i = 0; i < 32; i++)
 		ck_assert_uint_eq(o[i], 0);
-	ck_assert_int_eq(cfg_pin_parse("sha256////////////////////////////////////////////8=", o), 0);
+	ck_assert_int_eq(acl_pin_parse("sha256////////////////////////////////////////////8=", o), 0);
 	for (int i = 0; i < 32; i++)
 		ck_assert_uint_eq(o[i], 0xff);
 }
@@ -375,7 +376,7 @@ static void spki_of(const char *name, unsigned char out[32])
 	char *hex = slurp(name);
 
 	hex[64] = '\0';
-	ck_assert_msg(cfg_pin_parse(hex, out) == 0, "%s: %s", name, hex);
+	ck_assert_msg(acl_pin_parse(hex, out) == 0, "%s: %s", name, hex);
 	free(hex);
 }
 

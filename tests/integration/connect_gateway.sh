@@ -15,6 +15,7 @@ make_pki
 pick_ports BE DEAD WWW SRV DNS
 start_backend "$BE" --mode echo
 start_dnsd "$DNS" allowed.test=127.0.0.1 rebind.test=127.0.0.1 \
+	a.wild.test=127.0.0.1 wild.test=127.0.0.1 range.test=127.0.0.1 \
 	--silent silent.test
 mkdir -p "$T/www"
 random_file "$T/www/big.bin" $((${BULK_MIB:-64} * 1024 * 1024))
@@ -26,7 +27,8 @@ wait_port "$WWW" --pid "$LAST_PID" || fail "http.server did not start"
 acl="acl = (
 	  { cn = [ \"client1\" ]; allow = [ \"127.0.0.1:$BE\", \"127.0.0.1:$WWW\",
 	      \"allowed.test:$BE\", \"127.0.0.1:$DEAD\" ]; },
-	  { cn = [ \"client2\" ]; allow = [ \"10.0.0.0/8:$BE\", \"rebind.other:$BE\" ]; },
+	  { cn = [ \"client2\" ]; allow = [ \"10.0.0.0/8:$BE\", \"rebind.other:$BE\",
+	      \"*.wild.test:$BE\", \"range.test:$((BE - 1))-$((BE + 1))\", \"[::1]:$BE\" ]; },
 	  { allow = [ \"silent.test:$BE\" ]; }
 	);"
 DAEMON_EXTRA="dns_servers = [ \"127.0.0.1:$DNS\" ];" CONNECT_TIMEOUT=3 \
@@ -87,6 +89,37 @@ tlsreq "$SRV" client2 "$T/req" >"$T/r5"
 [ "$(status "$T/r5")" = 403 ] || fail "rebind.test: $(head -n1 "$T/r5")"
 assert_log_contains "$T/s.log" "CN=client2 -> rebind.test:$BE \(127.0.0.1\): denied: .*resolves to 127.0.0.1"
 say "ok: a name resolving into a range no rule allows is refused (403)"
+
+# A wildcard rule allows names below its domain, not the domain itself.
+connect_req "$T/req" "a.wild.test:$BE"
+tlsreq "$SRV" client2 "$T/req" --data "$T/hello" --out "$T/o5w" --expect 6 >"$T/r5w"
+[ "$(status "$T/r5w")" = 200 ] || fail "a.wild.test: $(head -n1 "$T/r5w")"
+assert_log_contains "$T/s.log" "CN=client2 -> a.wild.test:$BE \(127.0.0.1\): allowed by acl\[1\]: allow \*.wild.test:$BE"
+connect_req "$T/req" "wild.test:$BE"
+tlsreq "$SRV" client2 "$T/req" >"$T/r5x"
+[ "$(status "$T/r5x")" = 403 ] || fail "wild.test itself: $(head -n1 "$T/r5x")"
+say "ok: *.wild.test allows a.wild.test, not wild.test"
+
+# A port range: in it, allowed; one past it, refused before DNS.
+connect_req "$T/req" "range.test:$BE"
+tlsreq "$SRV" client2 "$T/req" --data "$T/hello" --out "$T/o5r" --expect 6 >"$T/r5r"
+[ "$(status "$T/r5r")" = 200 ] || fail "range.test:$BE: $(head -n1 "$T/r5r")"
+connect_req "$T/req" "range.test:$((BE + 2))"
+tlsreq "$SRV" client2 "$T/req" >"$T/r5s"
+[ "$(status "$T/r5s")" = 403 ] || fail "range.test past the range: $(head -n1 "$T/r5s")"
+say "ok: a port range allows its ports only"
+
+# An IPv6 literal, matched by an IPv6 rule (nothing listens there: 502).
+if "$TCPTOOL" has-ipv6 >/dev/null; then
+	connect_req "$T/req" "[::1]:$BE"
+	tlsreq "$SRV" client2 "$T/req" >"$T/r5v"
+	[ "$(status "$T/r5v")" = 502 ] || fail "[::1]:$BE: $(head -n1 "$T/r5v")"
+	assert_log_contains "$T/s.log" "CN=client2 -> \[::1\]:$BE \(::1\): allowed by acl\[1\]: allow \[::1\]:$BE"
+	connect_req "$T/req" "[::ffff:127.0.0.1]:$BE"
+	tlsreq "$SRV" client2 "$T/req" >"$T/r5m"
+	[ "$(status "$T/r5m")" = 403 ] || fail "an IPv4-mapped address dodged the acl: $(head -n1 "$T/r5m")"
+	say "ok: IPv6 rules match IPv6 literals; an IPv4-mapped one meets the IPv4 rules"
+fi
 
 # A destination no rule can allow (no rule has its port) is refused
 # without asking DNS.

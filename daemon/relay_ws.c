@@ -526,8 +526,9 @@ static enum dir_step ws_down(struct conn *c)
 		if (n == 0) {
 			/* A TLS end without a close frame (1006): still the
 			 * end of the stream, passed on as a FIN. */
-			log_debug("tunnel %s: %s: TLS peer ended without a WebSocket close",
-				  c->t->cfg->name, c->peer);
+			if (!ws->close_rcvd)
+				log_debug("tunnel %s: %s: TLS peer ended without a WebSocket close",
+					  c->t->cfg->name, c->peer);
 			d->eof = 1;
 		} else if (errno == EAGAIN) {
 			return ws_block(d, EPOLLIN, 1);

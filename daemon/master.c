@@ -174,9 +174,23 @@ static void master_log_tunnels(const struct master_gen *g)
 {
 	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
 		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
-		log_notice("tunnel %s: %s role, listening on %s, forwarding to %s",
+		char how[200] = "";
+
+		if (t->transport == CFG_TRANSPORT_WEBSOCKET)
+			snprintf(how, sizeof how, " (WebSocket on %s)", t->path);
+		if (t->dynamic)
+			snprintf(how + strlen(how), sizeof how - strlen(how),
+				 " to the destinations clients ask for, as the acl allows");
+		else if (t->destination)
+			snprintf(how + strlen(how), sizeof how - strlen(how),
+				 " asking for %s", t->destination);
+		if (t->http_proxy)
+			snprintf(how + strlen(how), sizeof how - strlen(how),
+				 " through http_proxy %s", t->proxy_name);
+		log_notice("tunnel %s: %s role, listening on %s, forwarding%s%s%s",
 			   t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
-			   t->listen, t->connect);
+			   t->listen, t->dynamic ? "" : " to ",
+			   t->dynamic ? "" : t->connect, how);
 	}
 }
 

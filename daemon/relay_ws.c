@@ -54,6 +54,8 @@ struct relay_ws {
 	int ping_out;			/* our ping waits for its pong */
 	int close_sent;
 	int close_rcvd;			/* the peer's close frame came */
+	char text[200];			/* client: the server's status message */
+	size_t textlen;
 	int client;			/* we mask what we send */
 	int splice_up;			/* kernel path, unmasked out: splice */
 	int splice_down;		/* kernel path, unmasked in: splice */
@@ -319,6 +321,13 @@ static enum dir_step ws_up_splice(struct conn *c)
 	return DIR_FINISHED;
 }
 
+/** @brief Is the rest of the current frame binary payload the kernel
+ *  can splice? (Text is read: it is the server's status, for the log.) */
+static int ws_splice_ready(const struct relay_ws *ws)
+{
+	return ws_rx_payload_left(&ws->rx) && ws->rx.msg_opcode == WS_OP_BINARY;
+}
+
 /** @brief Under kTLS, the unmasked payload of a frame from the server
  *  goes TLS -> pipe -> plain, never through user space. Returns
  *  DIR_MOVED to go on with the frames, or where it stopped. */
@@ -336,9 +345,9 @@ static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
 				return st;
 			continue;
 		}
-		left = ws_rx_payload_left(&ws->rx);
-		if (!left || ws->rx.msg_opcode != WS_OP_BINARY)
+		if (!ws_splice_ready(ws))
 			return DIR_MOVED;
+		left = ws_rx_payload_left(&ws->rx);
 		if (*moved >= WS_QUANTUM)
 			return DIR_YIELD;
 		if (d->pipe[0] < 0 && worker_pipe_get(c->w, d->pipe) < 0) {
@@ -385,17 +394,21 @@ static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
 }
 
 /** @brief A text message from the server is its status ("ready", or an
- *  "error" with the reason): worth a log line. */
+ *  "error" with the reason): gathered (its start, for a log line) and
+ *  logged once whole. */
 static void ws_log_text(struct conn *c, const unsigned char *p, size_t n)
 {
-	char msg[256];
-	size_t k = 0;
+	struct relay_ws *ws = c->wsr;
 
-	for (size_t i = 0; i < n && k + 1 < sizeof msg; i++)
-		msg[k++] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
-	msg[k] = '\0';
-	log_msg(strstr(msg, "\"error\"") ? LOG_WARNING : LOG_INFO,
-		"tunnel %s: %s: the server says %s", c->t->cfg->name, c->peer, msg);
+	for (size_t i = 0; i < n && ws->textlen + 1 < sizeof ws->text; i++)
+		ws->text[ws->textlen++] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
+	if (ws->rx.state != WS_RX_HEADER || ws->rx.msg_open)
+		return;
+	ws->text[ws->textlen] = '\0';
+	log_msg(strstr(ws->text, "\"error\"") ? LOG_WARNING : LOG_INFO,
+		"tunnel %s: %s: the server says %s", c->t->cfg->name, c->peer,
+		ws->text);
+	ws->textlen = 0;
 }
 
 /** @brief One event of the frames in; 0 to go on, or a step result. */
@@ -479,12 +492,13 @@ static enum dir_step ws_down(struct conn *c)
 			continue;
 		}
 		if (ws->splice_down && d->len == 0 && !d->eof && !ws->close_rcvd &&
-		    (d->inpipe || ws_rx_payload_left(&ws->rx))) {
+		    (d->inpipe || ws_splice_ready(ws))) {
+			/* DIR_MOVED: the frame's payload is through, or a
+			 * control record or the end stopped splice: the frame
+			 * reader below takes over. */
 			st = ws_down_splice(c, d, &moved);
 			if (st != DIR_MOVED)
 				return st;
-			if (d->inpipe || ws_rx_payload_left(&ws->rx))
-				continue;
 		}
 		if (d->len && ws->close_rcvd) {
 			d->off += d->len;	/* after the close frame: dropped */

@@ -134,8 +134,9 @@ struct ws_event {
 enum ws_rx_state { WS_RX_HEADER, WS_RX_PAYLOAD, WS_RX_CLOSED };
 
 /* The receiving side of one direction. Callers may read state, hdr (the
- * frame in progress, or the one that failed) and msg_opcode; the rest is
- * the state machine's. */
+ * frame in progress, or the one that failed), msg_opcode and msg_open
+ * (a fragmented message is not complete yet); the rest is the state
+ * machine's. */
 struct ws_rx {
 	enum ws_rx_state state;
 	int want_masked;	/* as for ws_parse_header() */

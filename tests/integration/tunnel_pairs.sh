@@ -36,6 +36,9 @@ write_conf "$T/c.conf" \
 start_daemon "$T/s.conf" "$T/s.log"
 start_daemon "$T/c.conf" "$T/c.log"
 
+assert_log_contains "$T/c.log" "notice: tunnel wsdyn: client role, listening on 127.0.0.1:$C2, forwarding to 127.0.0.1:$SDW \(WebSocket on /tunnel\) asking for 127.0.0.1:$BE\$"
+assert_log_contains "$T/s.log" "notice: tunnel scn: server role, listening on 127.0.0.1:$SCN, forwarding to the destinations clients ask for, as the acl allows\$"
+
 random_file "$T/up" $((${BULK_MIB:-64} * 1024 * 1024))
 for p in "wsfix $C1" "wsdyn $C2" "conn $C3"; do
 	set -- $p

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "relay.h"
@@ -35,4 +38,12 @@ enum relay_status relay_pump(struct conn *c, relay_step_fn step)
 		return RELAY_ERROR;
 	}
 	return RELAY_CONTINUE;
+}
+
+void relay_cork(struct conn *c, struct relay_dir *d, int on)
+{
+	if (d->corked == on)
+		return;
+	setsockopt(c->tls.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+	d->corked = on;
 }

@@ -62,6 +62,11 @@ typedef enum dir_step (*relay_step_fn)(struct conn *c, int down);
  *  part every mover shares. */
 enum relay_status relay_pump(struct conn *c, relay_step_fn step);
 
+/** @brief Several records from one read leave as full segments rather
+ *  than one small send each: fewer packets for both kernels to handle.
+ *  TCP_CORK on the TLS leg while @on. */
+void relay_cork(struct conn *c, struct relay_dir *d, int on);
+
 extern const struct relay_ops relay_user_ops;
 extern const struct relay_ops relay_splice_ops;
 /* WebSocket frames on the TLS leg, on either path (relay_ws.c). */

@@ -61,16 +61,6 @@ static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
 	return DIR_FINISHED;
 }
 
-/** @brief Several records from one read leave as full segments rather
- *  than one small send each: fewer packets for both kernels to handle. */
-static void relay_cork(struct conn *c, struct relay_dir *d, int on)
-{
-	if (d->corked == on)
-		return;
-	setsockopt(c->tls.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-	d->corked = on;
-}
-
 /** @brief plain -> TLS: read plaintext, send it as records. */
 static enum dir_step relay_up(struct conn *c)
 {

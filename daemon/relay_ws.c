@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -39,11 +40,16 @@
 #include "ws.h"
 
 #define WS_QUANTUM (1024 * 1024)
+#define WS_IOV 16		/* payload slices gathered for one writev */
 #define WS_SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 
 struct relay_ws {
 	struct ws_rx rx;		/* frames in */
-	size_t data;			/* in: unmasked payload at buf+off */
+	struct iovec iov[WS_IOV];	/* in: unmasked payload slices of buf,
+					 * written to the plain side at once */
+	int niov, iovi;			/* slices, and the first not written */
+	int fin_pending;		/* a FIN to send once the slices are out */
+	int tls_eof;			/* the TLS side ended behind what was read */
 	unsigned char ctl[3 * WS_CONTROL_FRAME_MAX];	/* control frames out */
 	size_t ctllen, ctloff;
 	size_t ctlinflight;		/* GnuTLS: a send to repeat as it was */
@@ -190,8 +196,11 @@ static enum dir_step ws_up_user(struct conn *c)
 		}
 		if (d->len) {
 			size_t want = d->inflight ? d->inflight : d->len;
+			if (!d->corked && d->len > 16384)
+				relay_cork(c, d, 1);
 			n = conn_tls_send(c, d->buf + d->off, want);
 			if (n < 0 && errno == EAGAIN) {
+				relay_cork(c, d, 0);
 				d->inflight = want;
 				return ws_block(d, EPOLLOUT, 1);
 			}
@@ -201,6 +210,7 @@ static enum dir_step ws_up_user(struct conn *c)
 			d->off += n;
 			d->len -= n;
 			if (d->len == 0) {
+				relay_cork(c, d, 0);
 				c->bytes_up += ws->frame_payload;
 				c->t->stats.bytes_up += ws->frame_payload;
 				moved += ws->frame_payload;
@@ -416,44 +426,38 @@ static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 			 const struct ws_event *ev, enum dir_step *st)
 {
 	struct relay_ws *ws = c->wsr;
-	size_t skip;
 
 	switch (ev->type) {
 	case WS_EV_DATA:
-		skip = (size_t)(ev->data - (d->buf + d->off));
-		d->off += skip;
-		d->len -= skip;
 		if (ev->opcode == WS_OP_BINARY) {
-			ws->data = ev->len;
-		} else {
-			if (ws->client)
-				ws_log_text(c, ev->data, ev->len);
+			ws->iov[ws->niov].iov_base = ev->data;
+			ws->iov[ws->niov].iov_len = ev->len;
+			ws->niov++;
+		} else if (ws->client) {
 			/* Text messages carry no data in this protocol. */
-			d->off += ev->len;
-			d->len -= ev->len;
+			ws_log_text(c, ev->data, ev->len);
 		}
-		return 0;
+		break;
 	case WS_EV_PING:
-		d->off += used;
-		d->len -= used;
 		if (!ws->close_sent)
 			ws_queue(c, WS_OP_PONG, ev->data, ev->len);
 		if (ws_flush_ctl(c) < 0) {
 			*st = DIR_FAILED;
 			return 1;
 		}
-		return 0;
+		break;
 	case WS_EV_PONG:
 		ws->ping_out = 0;	/* ours, or unsolicited: either way */
 		break;
 	case WS_EV_CLOSE:
 		log_debug("tunnel %s: %s: WebSocket close %u from the peer",
 			  c->t->cfg->name, c->peer, ev->code);
-		/* The end of this direction: a FIN to the plain side now.
-		 * The TLS side is read on to its end (close_notify, FIN), so
-		 * closing it never resets a peer that has unread data. */
+		/* The end of this direction: a FIN to the plain side once
+		 * the payload before it is out. The TLS side is read on to
+		 * its end (close_notify, FIN), so closing it never resets a
+		 * peer that has unread data. */
 		ws->close_rcvd = 1;
-		shutdown(c->plain.fd, SHUT_WR);
+		ws->fin_pending = 1;
 		break;
 	case WS_EV_NEED_MORE:
 		break;
@@ -461,6 +465,72 @@ static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 	d->off += used;
 	d->len -= used;
 	return 0;
+}
+
+/** @brief Write the gathered payload slices to the plain side. DIR_MOVED
+ *  once they are all out. */
+static enum dir_step ws_write_slices(struct conn *c, struct relay_dir *d,
+				     size_t *moved)
+{
+	struct relay_ws *ws = c->wsr;
+	ssize_t n;
+
+	while (ws->iovi < ws->niov) {
+		n = writev(c->plain.fd, ws->iov + ws->iovi, ws->niov - ws->iovi);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return ws_block(d, EPOLLOUT, 0);
+		if (n < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "writing plain side: %s", strerror(errno));
+			return DIR_FAILED;
+		}
+		c->bytes_down += n;
+		c->t->stats.bytes_down += n;
+		*moved += n;
+		while (n > 0) {
+			struct iovec *v = &ws->iov[ws->iovi];
+			size_t k = (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
+			v->iov_base = (char *)v->iov_base + k;
+			v->iov_len -= k;
+			n -= k;
+			if (v->iov_len == 0)
+				ws->iovi++;
+		}
+	}
+	ws->niov = ws->iovi = 0;
+	if (ws->fin_pending) {
+		shutdown(c->plain.fd, SHUT_WR);
+		ws->fin_pending = 0;
+	}
+	return DIR_MOVED;
+}
+
+/** @brief Read frames into the direction's empty buffer: on the
+ *  userspace path as many records as fit (one send for many), when
+ *  splicing no further than the next header. >0, 0 at the end, or -1
+ *  (errno EAGAIN, or c->reason). */
+static ssize_t ws_read_frames(struct conn *c, struct relay_dir *d)
+{
+	struct relay_ws *ws = c->wsr;
+	ssize_t n;
+
+	if (ws->tls_eof)
+		return 0;
+	d->off = 0;
+	n = conn_tls_recv(c, d->buf, ws->splice_down ? WS_HEADER_MAX :
+			  RELAY_BUF_SIZE);
+	if (n <= 0 || ws->splice_down)
+		return n;
+	d->len = n;
+	while (RELAY_BUF_SIZE - d->len >= 16384) {
+		n = conn_tls_recv(c, d->buf + d->len, RELAY_BUF_SIZE - d->len);
+		if (n == 0)
+			ws->tls_eof = 1;
+		if (n <= 0)
+			break;
+		d->len += n;
+	}
+	return d->len;
 }
 
 /** @brief TLS -> plain: frames in, payload out. */
@@ -474,21 +544,10 @@ static enum dir_step ws_down(struct conn *c)
 	ssize_t n;
 
 	while (!d->shut) {
-		if (ws->data) {
-			n = send(c->plain.fd, d->buf + d->off, ws->data, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return ws_block(d, EPOLLOUT, 0);
-			if (n < 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "writing plain side: %s", strerror(errno));
-				return DIR_FAILED;
-			}
-			d->off += n;
-			d->len -= n;
-			ws->data -= n;
-			c->bytes_down += n;
-			c->t->stats.bytes_down += n;
-			moved += n;
+		if ((ws->niov || ws->fin_pending) &&
+		    (d->len == 0 || ws->niov == WS_IOV || ws->close_rcvd)) {
+			if ((st = ws_write_slices(c, d, &moved)) != DIR_MOVED)
+				return st;
 			continue;
 		}
 		if (ws->splice_down && d->len == 0 && !d->eof && !ws->close_rcvd &&
@@ -526,11 +585,7 @@ static enum dir_step ws_down(struct conn *c)
 			snprintf(c->reason, sizeof c->reason, "out of memory");
 			return DIR_FAILED;
 		}
-		d->off = 0;
-		/* Splicing payload: read no further than the next header, so
-		 * the payload behind it stays in the kernel. */
-		n = conn_tls_recv(c, d->buf, ws->splice_down ? WS_HEADER_MAX :
-				  RELAY_BUF_SIZE);
+		n = ws_read_frames(c, d);
 		if (n > 0) {
 			d->len = n;
 			continue;

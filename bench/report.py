@@ -5,8 +5,10 @@ latest.md and latest.png (gnuplot).
     report.py RAW META OUTDIR
 
 RAW holds "contestant key value" lines, META "key value" lines, both
-written by bench/run. Ratios are to stunnel and to the direct path; the
-targets of issue #5 are checked on ratios of this one run.
+written by bench/run. Ratios are to stunnel and to the direct path, and
+for the WebSocket, CONNECT and node.js pairs to the ssltunneld TLS pair
+too; the targets of issue #5 and those of the new transports are checked
+on ratios of this one run.
 """
 import json
 import os
@@ -16,6 +18,9 @@ import tempfile
 
 NAMES = {
     "ssltunneld": "ssltunneld pair",
+    "ssltunneld-ws": "ssltunneld pair, WebSocket",
+    "ssltunneld-connect": "ssltunneld pair, HTTP CONNECT",
+    "node-wstunnel": "node-websocket-tunnel protocol (node.js)",
     "stunnel": "stunnel pair",
     "haproxy": "HAProxy TLS pair",
     "socat": "socat pair (OpenSSL)",
@@ -23,6 +28,8 @@ NAMES = {
     "direct": "direct, no tunnel",
 }
 TLS_PEERS = ("stunnel", "haproxy", "socat")
+# Compared with the ssltunneld TLS pair figure by figure.
+TRANSPORTS = ("ssltunneld-ws", "ssltunneld-connect", "node-wstunnel")
 # Other processes busy on this many CPUs during a turn mark it as noisy.
 FOREIGN_NOISE = 0.1
 
@@ -132,7 +139,41 @@ def targets(res):
     return out
 
 
-def markdown(meta, res, order, tg):
+def transport_targets(res):
+    """The WebSocket pair against the TLS pair and the node.js pair."""
+    s = res.get("ssltunneld", {})
+    w = res.get("ssltunneld-ws", {})
+    n = res.get("node-wstunnel", {})
+    out = []
+
+    def add(text, mine, theirs, goal, higher):
+        r = ratio(mine, theirs)
+        met = None if r is None else (r >= goal if higher else r <= goal)
+        out.append({"target": text, "ratio": r, "goal": goal, "met": met})
+
+    add("WebSocket pair: CPU per GB ≤ 1.15× TLS pair", w.get("cpu_s_per_gb"),
+        s.get("cpu_s_per_gb"), 1.15, False)
+    for key, label in (("tput_p1_gbit", "1 stream"),
+                       ("tput_p16_gbit", "16 streams")):
+        add(f"WebSocket pair: throughput {label} ≥ 0.9× TLS pair",
+            w.get(key), s.get(key), 0.9, True)
+    for key, label in (("tput_p1_gbit", "1 stream"),
+                       ("tput_p16_gbit", "16 streams")):
+        add(f"WebSocket pair: throughput {label} ≥ 10× node.js pair",
+            w.get(key), n.get(key), 10.0, True)
+    return out
+
+
+def target_table(L, tg):
+    L.append("| target | ratio | met |")
+    L.append("|---|---|---|")
+    for t in tg:
+        met = "?" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        L.append(f"| {t['target']} | {fmt_ratio(t['ratio'])} | {met} |")
+    L.append("")
+
+
+def markdown(meta, res, order, tg, ttg):
     L = []
     L.append("# ssltunnel benchmark: latest run")
     L.append("")
@@ -160,7 +201,11 @@ def markdown(meta, res, order, tg):
     L.append("")
     L.append("Every pair is a client-side process → mutual TLS 1.3, "
              "AES-128-GCM, ECDHE P-256, ECDSA P-256 certificates → a "
-             "server-side process → backend, on 127.0.0.1. Each cell: "
+             "server-side process → backend, on 127.0.0.1. The WebSocket "
+             "pairs carry the bytes as binary WebSocket messages inside "
+             "the TLS stream (an HTTP upgrade of /tunnel first); the "
+             "CONNECT pair's client asks for the backend with an HTTP "
+             "CONNECT request first. Each cell: "
              "figure (ratio to stunnel / ratio to the direct path). "
              "↑ higher is better, ↓ lower is better.")
     L.append("")
@@ -188,12 +233,31 @@ def markdown(meta, res, order, tg):
         else "userspace path"
     L.append(f"## Targets (issue #5, ratios of this run, ssltunneld on its {path})")
     L.append("")
-    L.append("| target | ratio | met |")
-    L.append("|---|---|---|")
-    for t in tg:
-        met = "?" if t["met"] is None else ("yes" if t["met"] else "**no**")
-        L.append(f"| {t['target']} | {fmt_ratio(t['ratio'])} | {met} |")
-    L.append("")
+    target_table(L, tg)
+    shown = [n for n in TRANSPORTS if n in order]
+    s = res.get("ssltunneld", {})
+    if shown and s:
+        L.append("## The new transports next to the ssltunneld TLS pair")
+        L.append("")
+        L.append("Each figure of the pair as a ratio to the same figure of "
+                 "the ssltunneld TLS pair in this run (↑ higher is better, "
+                 "↓ lower is better).")
+        L.append("")
+        head = ["contestant"] + [f"{t} {'↑' if hi else '↓'}"
+                                 for _, t, _, hi, _, _ in FIGURES]
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|" + "---|" * len(head))
+        for name in shown:
+            r = res.get(name, {})
+            L.append("| " + " | ".join(
+                [NAMES.get(name, name) + (" ⚠" if name in noisy else "")] +
+                [fmt_ratio(ratio(r.get(k), s.get(k)))
+                 for k, *_ in FIGURES]) + " |")
+        L.append("")
+    if ttg and any(n in order for n in ("ssltunneld-ws", "node-wstunnel")):
+        L.append("## Targets of the WebSocket transport (ratios of this run)")
+        L.append("")
+        target_table(L, ttg)
     L.append("## How it was measured")
     L.append("")
     L.append(
@@ -212,6 +276,25 @@ def markdown(meta, res, order, tg):
         f"* CPU: user + system time of every process of the pair "
         f"(/proc/PID/stat, exited threads and reaped children included) "
         f"over both iperf3 runs, per 10⁹ bytes received.\n"
+        + (f"* ssltunneld, WebSocket: `transport = \"websocket\"` on both "
+           f"ends, the server's `connect` fixed to the backend; "
+           f"HTTP CONNECT: the client's `destination` is the backend, "
+           f"the server has `connect = \"dynamic\"` and an acl allowing "
+           f"that one address. Same workers, ciphers and certificates as "
+           f"the TLS pair.\n"
+           if any(n in order for n in ("ssltunneld-ws", "ssltunneld-connect"))
+           else "") +
+        (f"* node.js pair: `bench/node-wstunnel.js`, one server and one "
+         f"client process, a minimal equivalent of node-websocket-tunnel "
+         f"(client: its lib/tunnel.js, server: its server.js) on the npm "
+         f"`websocket` package it is built on, with mutual TLS instead "
+         f"of Basic authentication. Like the original it has no flow "
+         f"control: in a bulk transfer its client reads from iperf3 as "
+         f"fast as it can and queues what the TLS socket cannot take yet "
+         f"(hundreds of MB of RSS during the throughput runs), so the "
+         f"work done on data still queued when iperf3 stops (reading, "
+         f"framing, masking) counts in its CPU per GB but not in its "
+         f"bytes.\n" if "node-wstunnel" in order else "") +
         f"* Negotiated by each server side with an OpenSSL client: " +
         "; ".join(f"{n}: {res[n].get('tls')}" for n in order
                   if isinstance(res.get(n, {}).get('tls'), str)) + ".")
@@ -224,6 +307,11 @@ def markdown(meta, res, order, tg):
              "`bench/run -h` lists its settings.")
     L.append("")
     return "\n".join(L)
+
+
+# One distinct colour per contestant (gnuplot's own cycle has eight).
+COLORS = ("#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0e442", "#0072b2",
+          "#e51e10", "#202020", "#c080ff", "#8c564b")
 
 
 def chart(res, order, outdir):
@@ -247,9 +335,10 @@ def chart(res, order, outdir):
         plots = ", ".join(
             (f"'{dat}'" if i == 0 else "''") +
             f" using {i + 2}" + (":xtic(1)" if i == 0 else "") +
-            " title columnheader" for i in range(len(names)))
+            f" title columnheader lc rgb '{COLORS[i % len(COLORS)]}'"
+            for i in range(len(names)))
         gp = f"""
-set terminal pngcairo size 1400,700 font "sans,10"
+set terminal pngcairo size 1600,750 font "sans,10"
 set output '{os.path.join(outdir, "latest.png")}'
 set title "Side by side on loopback, each figure relative to the stunnel pair (= 1)"
 set datafile missing "?"
@@ -279,6 +368,7 @@ def main():
     order = [c for c in meta.get("contestants", "").split() if c in raw]
     res = derive(raw)
     tg = targets(res)
+    ttg = transport_targets(res)
     st, di = res.get("stunnel", {}), res.get("direct", {})
     doc = {
         "meta": meta,
@@ -290,13 +380,18 @@ def main():
         "ratio_to_direct": {n: {k: ratio(res[n].get(k), di.get(k))
                                 for k, *_ in FIGURES} for n in order},
         "targets": tg,
+        "ratio_to_ssltunneld": {n: {k: ratio(res[n].get(k),
+                                             res.get("ssltunneld", {}).get(k))
+                                    for k, *_ in FIGURES}
+                                for n in order if n in TRANSPORTS},
+        "transport_targets": ttg,
     }
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "latest.json"), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
     with open(os.path.join(outdir, "latest.md"), "w") as f:
-        f.write(markdown(meta, res, order, tg))
+        f.write(markdown(meta, res, order, tg, ttg))
     chart(res, order, outdir)
 
 

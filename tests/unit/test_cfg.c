@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "cfg.h"
 #include "tls.h"
 #include "unit.h"
@@ -872,6 +873,108 @@ START_TEST(err_name_too_long)
 }
 END_TEST
 
+
+/* The protocol step's settings: WebSocket and CONNECT, client-chosen
+ * destinations and their acl, the client's destination and proxy. */
+START_TEST(protocol_settings_load)
+{
+	struct cfg c;
+	char err[CFG_ERRLEN];
+	const char *path;
+	const char *srv = edit(SRV("transport = \"websocket\"; path = \"/gw\"; ws_ping_interval = 5;\n"
+				   "    acl = ( { cn = [ \"a\" ]; allow = [ \"db:3306\" ]; },\n"
+				   "            { allow = [ \"10.0.0.0/8:*\" ]; } );"),
+			       "\"127.0.0.1:50080\"", "\"dynamic\"");
+	char *text;
+
+	ck_assert_msg(load(&c, srv, &path, err) == 0, "%s", err);
+	ck_assert_int_eq(c.tunnels[0].dynamic, 1);
+	ck_assert_int_eq(c.tunnels[0].transport, CFG_TRANSPORT_WEBSOCKET);
+	ck_assert_str_eq(c.tunnels[0].path, "/gw");
+	ck_assert_int_eq(c.tunnels[0].ws_ping_interval, 5);
+	ck_assert_uint_eq(c.tunnels[0].acl->n, 2);
+	ck_assert_int_eq(c.tunnels[0].connect_ep.naddrs, 0);
+	cfg_free(&c);
+
+	ck_assert(asprintf(&text, "%s", CLI("destination = \"db.internal:3306\";\n"
+		"    http_proxy = \"http://user:pa55@127.0.0.1:3128\"; transport = \"websocket\";")) > 0);
+	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
+	ck_assert_str_eq(c.tunnels[0].dest_host, "db.internal");
+	ck_assert_uint_eq(c.tunnels[0].dest_port, 3306);
+	ck_assert_str_eq(c.tunnels[0].proxy_name, "127.0.0.1:3128");
+	ck_assert_str_eq(c.tunnels[0].proxy_auth, "Basic dXNlcjpwYTU1");
+	ck_assert_str_eq(c.tunnels[0].path, CFG_WS_PATH);
+	ck_assert_int_eq(c.tunnels[0].ws_ping_interval, 30);
+	cfg_free(&c);
+	free(text);
+}
+END_TEST
+
+START_TEST(proxy_auth_file_read)
+{
+	struct cfg c;
+	char err[CFG_ERRLEN], *text;
+	const char *path;
+	char *auth = unit_write("proxy.auth", "user:pa55\nignored\n");
+
+	ck_assert(asprintf(&text, CLI("http_proxy = \"http://127.0.0.1:3128\"; proxy_auth_file = \"%s\";"),
+			   auth) > 0);
+	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
+	ck_assert_str_eq(c.tunnels[0].proxy_auth, "Basic dXNlcjpwYTU1");
+	cfg_free(&c);
+	free(text);
+	unit_write("proxy.auth", "no colon here\n");
+	ck_assert(asprintf(&text, CLI("http_proxy = \"http://127.0.0.1:3128\"; proxy_auth_file = \"%s\";"),
+			   auth) > 0);
+	ck_assert_int_eq(load(&c, text, &path, err), -1);
+	ck_assert_msg(strstr(err, ":10: tunnel web.proxy_auth_file: ") &&
+		      strstr(err, ": expected one line \"user:password\""), "%s", err);
+	free(text);
+	free(auth);
+}
+END_TEST
+
+START_TEST(err_protocol_settings)
+{
+	const char *dyn = "\"dynamic\"";
+
+	EXPECT_ERR(edit(SRV(""), "\"127.0.0.1:50080\"", dyn),
+		   ":6: tunnel web.connect: \"dynamic\" needs an acl: nothing is reachable until an acl entry allows it");
+	EXPECT_ERR(SRV("acl = ( { allow = [ \"a:1\" ]; } );"),
+		   ":10: tunnel web.acl: only for connect = \"dynamic\"; this tunnel always connects to 127.0.0.1:50080");
+	EXPECT_ERR(edit(CLI(""), "\"127.0.0.1:50080\"", dyn),
+		   ":6: tunnel web.connect: \"dynamic\" is for role \"server\"; a client tunnel names what it asks for with destination = \"host:port\"");
+	EXPECT_ERR(SRV("path = \"/x\";"),
+		   ":10: tunnel web.path: only for transport = \"websocket\"");
+	EXPECT_ERR(SRV("transport = \"websocket\"; path = \"x\";"),
+		   ":10: tunnel web.path: expected a URL path starting with \"/\", without query, spaces or quotes, got \"x\"");
+	EXPECT_ERR(SRV("transport = \"websocket\"; path = \"/t?x=1\";"),
+		   ":10: tunnel web.path: expected a URL path starting with \"/\", without query, spaces or quotes, got \"/t?x=1\"");
+	EXPECT_ERR(CLI("http_proxy = \"https://p:1\";"),
+		   ":10: tunnel web.http_proxy: expected \"http://[user:password@]host:port\", got a value not starting with http://");
+	EXPECT_ERR(CLI("http_proxy = \"http://127.0.0.1:1/path\";"),
+		   ":10: tunnel web.http_proxy: expected no path after host:port");
+	EXPECT_ERR(CLI("proxy_auth_file = \"/nonexistent\";"),
+		   ":10: tunnel web.proxy_auth_file: needs http_proxy too");
+	EXPECT_ERR(CLI("http_proxy = \"http://u:p@127.0.0.1:1\"; proxy_auth_file = \"/x\";"),
+		   ":10: tunnel web.http_proxy: has a user and password, and proxy_auth_file is set too: keep one");
+	EXPECT_ERR(CLI("destination = \"db:0\";"),
+		   ":10: tunnel web.destination: port must be a number from 1 to 65535, got \"0\"");
+	EXPECT_ERR(SRV("destination = \"db:1\";"),
+		   ":10: tunnel web.destination: only for role \"client\"; this tunnel has role \"server\"");
+	EXPECT_ERR("daemon = { dns_servers = [ \"resolver:53\" ]; };\n" SRV(""),
+		   ":1: daemon.dns_servers: expected an IP address and port, as in \"127.0.0.1:53\" or \"[::1]:53\"; got \"resolver:53\"");
+	EXPECT_ERR(edit(SRV("acl = ( { cn = [ \"x\" ]; } );"), "\"127.0.0.1:50080\"", dyn),
+		   ":10: tunnel web.acl[0].allow: missing: each acl entry needs at least one \"host:port\" rule");
+	EXPECT_ERR(edit(SRV("acl = ( { allow = [ \"10.1.2.3/16:22\" ]; } );"), "\"127.0.0.1:50080\"", dyn),
+		   ":10: tunnel web.acl[0].allow: \"10.1.2.3/16:22\": 10.1.2.3/16 has host bits set; the network is 10.1.0.0/16");
+	EXPECT_ERR(edit(SRV("acl = ( { allow = [ \"a:1\" ]; color = \"x\"; } );"), "\"127.0.0.1:50080\"", dyn),
+		   ":10: tunnel web.acl[0].color: unknown setting: expected cn, dns, uri, pin_sha256, user or allow");
+	EXPECT_ERR("defaults = {\n  acl = ( { allow = [ \"a:1\" ]; } );\n};\n" SRV(""),
+		   ":2: defaults.acl: an acl belongs to a tunnel with connect = \"dynamic\", not to defaults");
+}
+END_TEST
+
 START_TEST(err_name_in_defaults)
 {
 	EXPECT_ERR("defaults = {\n  handshake_timeout = 5;\n  name = \"x\";\n};\n" SRV(""),
@@ -1069,6 +1172,8 @@ static Suite *cfg_suite(void)
 
 	tcase_add_test(good, full_example_loads);
 	tcase_add_test(good, built_in_defaults);
+	tcase_add_test(good, protocol_settings_load);
+	tcase_add_test(good, proxy_auth_file_read);
 	tcase_add_test(good, workers_zero_means_one_per_cpu);
 	tcase_add_test(good, each_word_of_each_enum);
 	tcase_add_test(good, daemon_log_file_user_chroot);
@@ -1101,6 +1206,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(bad, err_bad_name);
 	tcase_add_test(bad, err_name_too_long);
 	tcase_add_test(bad, err_name_in_defaults);
+	tcase_add_test(bad, err_protocol_settings);
 	tcase_add_test(bad, err_setting_for_the_other_role);
 	tcase_add_test(bad, err_duplicates);
 	tcase_add_test(bad, err_bad_addresses);

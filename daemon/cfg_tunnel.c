@@ -1,0 +1,175 @@
+/* cfg_tunnel.c - a tunnel's settings completed once they are all read:
+ * addresses resolved at load (so workers never block on them), the
+ * destination a client tunnel asks for, the HTTP proxy and its
+ * credentials, the rules that tie settings together (connect = "dynamic"
+ * and acl, path and transport). Used by the file parser and by the node
+ * ssltunnel command line alike. Errors are "setting: what is wrong".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+
+/** @brief "user:password" as the value of a Basic Authorization header
+ *  ("Basic dXNlcjpwYXNzd29yZA=="), in *@out. */
+static int cfg_basic_auth(const char *userpass, size_t len, char **out)
+{
+	gnutls_datum_t in = { (unsigned char *)userpass, (unsigned)len }, b64;
+
+	if (gnutls_base64_encode2(&in, &b64) < 0)
+		return -1;
+	if (asprintf(out, "Basic %.*s", (int)b64.size, (char *)b64.data) < 0)
+		*out = NULL;
+	explicit_bzero(b64.data, b64.size);
+	gnutls_free(b64.data);
+	return *out ? 0 : -1;
+}
+
+/** @brief The first line of proxy_auth_file, "user:password". */
+static int cfg_read_proxy_auth(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char line[512];
+	FILE *f = fopen(t->proxy_auth_file, "r");
+	size_t n;
+	int rc = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "proxy_auth_file: cannot read %s: %s",
+			 t->proxy_auth_file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	if (n == 0 || !memchr(line, ':', n))
+		snprintf(err, errlen,
+			 "proxy_auth_file: %s: expected one line \"user:password\"",
+			 t->proxy_auth_file);
+	else if (cfg_basic_auth(line, n, &t->proxy_auth) < 0)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = 0;
+	explicit_bzero(line, sizeof line);
+	return rc;
+}
+
+/** @brief http_proxy = "http://[user:password@]host:port": the proxy's
+ *  address, resolved now like connect's, and its Basic credentials. */
+static int cfg_parse_proxy(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	const char *v = t->http_proxy, *hp, *at;
+	char e[256];
+
+	if (strncmp(v, "http://", 7) != 0) {
+		snprintf(err, errlen,
+			 "http_proxy: expected \"http://[user:password@]host:port\", got a value not starting with http://");
+		return -1;
+	}
+	hp = v + 7;
+	at = strrchr(hp, '@');
+	if (at && t->proxy_auth_file) {
+		snprintf(err, errlen,
+			 "http_proxy: has a user and password, and proxy_auth_file is set too: keep one");
+		return -1;
+	}
+	if (at && (!memchr(hp, ':', at - hp) ||
+		   cfg_basic_auth(hp, at - hp, &t->proxy_auth) < 0)) {
+		snprintf(err, errlen,
+			 "http_proxy: expected \"user:password@\" before the host");
+		return -1;
+	}
+	hp = at ? at + 1 : hp;
+	if (hp[strcspn(hp, "/")]) {
+		snprintf(err, errlen, "http_proxy: expected no path after host:port");
+		return -1;
+	}
+	if (net_endpoint_parse(&t->proxy_ep, hp, 0, e, sizeof e) < 0) {
+		snprintf(err, errlen, "http_proxy: %s", e);
+		return -1;
+	}
+	if (!(t->proxy_name = strdup(hp))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (t->proxy_auth_file)
+		return cfg_read_proxy_auth(t, err, errlen);
+	return 0;
+}
+
+/** @brief destination = "host:port": what a client tunnel asks for (the
+ *  port is checked by net_split_hostport). */
+static int cfg_parse_destination(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char e[256], *port = NULL;
+
+	if (net_split_hostport(t->destination, &t->dest_host, &port, e,
+			       sizeof e) < 0) {
+		snprintf(err, errlen, "destination: %s", e);
+		return -1;
+	}
+	t->dest_port = (unsigned)strtoul(port, NULL, 10);
+	free(port);
+	return 0;
+}
+
+int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char e[256];
+
+	if (net_endpoint_parse(&t->listen_ep, t->listen, 1, e, sizeof e) < 0) {
+		snprintf(err, errlen, "listen: %s", e);
+		return -1;
+	}
+	t->dynamic = strcmp(t->connect, CFG_DYNAMIC) == 0;
+	if (t->dynamic && t->role != CFG_ROLE_SERVER) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" is for role \"server\"; a client tunnel names what it asks for with destination = \"host:port\"");
+		return -1;
+	}
+	if (!t->dynamic &&
+	    net_endpoint_parse(&t->connect_ep, t->connect, 0, e, sizeof e) < 0) {
+		snprintf(err, errlen, "connect: %s", e);
+		return -1;
+	}
+	if (t->dynamic && !t->acl) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" needs an acl: nothing is reachable until an acl entry allows it");
+		return -1;
+	}
+	if (t->acl && !t->dynamic) {
+		snprintf(err, errlen,
+			 "acl: only for connect = \"dynamic\"; this tunnel always connects to %s",
+			 t->connect);
+		return -1;
+	}
+	if (t->path && t->transport != CFG_TRANSPORT_WEBSOCKET) {
+		snprintf(err, errlen, "path: only for transport = \"websocket\"");
+		return -1;
+	}
+	if (t->transport == CFG_TRANSPORT_WEBSOCKET && !t->path &&
+	    !(t->path = strdup(CFG_WS_PATH))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (t->destination && cfg_parse_destination(t, err, errlen) < 0)
+		return -1;
+	if (t->proxy_auth_file && !t->http_proxy) {
+		snprintf(err, errlen, "proxy_auth_file: needs http_proxy too");
+		return -1;
+	}
+	if (t->http_proxy && cfg_parse_proxy(t, err, errlen) < 0)
+		return -1;
+	if (t->role == CFG_ROLE_CLIENT && !t->server_name &&
+	    !(t->server_name = strdup(t->connect_ep.host))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+

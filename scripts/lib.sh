@@ -77,6 +77,24 @@ st_have() {
 	esac
 }
 
+# apt-get install without starting services: squid and tinyproxy, which
+# the tests run themselves on 127.0.0.1, would otherwise be started by
+# their packages and listen on every interface. While apt-get runs, a
+# policy-rc.d denies starts, unless the machine has one of its own.
+st_apt_install() {
+	local rc=0 own=0 p=/usr/sbin/policy-rc.d
+	[ -e "$p" ] && own=1
+	if [ "$own" = 0 ]; then
+		printf '#!/bin/sh\n# scripts/lib.sh: no service starts while installing\nexit 101\n' |
+			st_as_root tee "$p" >/dev/null && st_as_root chmod 755 "$p" ||
+			return 1
+	fi
+	st_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "$@" </dev/null || rc=$?
+	[ "$own" = 1 ] || st_as_root rm -f "$p"
+	return "$rc"
+}
+
 # Install, with apt-get, the packages whose probe fails. Does nothing (and
 # never calls apt-get) when everything is there already.
 st_install_deps() {
@@ -101,8 +119,7 @@ st_install_deps() {
 	export DEBIAN_FRONTEND=noninteractive
 	st_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
 		</dev/null || return 1
-	st_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" </dev/null || return 1
+	st_apt_install "${missing[@]}" || return 1
 
 	for dep in "${ST_DEPS[@]}"; do
 		if ! st_have "${dep%:*}"; then

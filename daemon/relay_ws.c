@@ -95,6 +95,25 @@ static int ws_queue(struct conn *c, unsigned opcode, const void *p, size_t n)
 	return 0;
 }
 
+/** @brief Queue our close frame (masked by a client, like every frame it
+ *  sends); after it nothing more is sent. */
+static int ws_queue_close(struct conn *c, uint16_t code, const char *reason)
+{
+	struct relay_ws *ws = c->wsr;
+	unsigned char key[4];
+	size_t k;
+
+	ws->close_sent = 1;
+	if (ws->client && gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof key) < 0)
+		return -1;
+	k = ws_build_close(ws->ctl + ws->ctllen, sizeof ws->ctl - ws->ctllen,
+			   code, reason, ws->client ? key : NULL);
+	if (k == 0)
+		return -1;
+	ws->ctllen += k;
+	return 0;
+}
+
 /** @brief Send queued control frames, at a frame boundary only. 0: all
  *  sent (or not at a boundary), 1: blocked, -1: failed. */
 static int ws_flush_ctl(struct conn *c)
@@ -152,23 +171,10 @@ static enum dir_step ws_pipe_out(struct conn *c, struct relay_dir *d, int tls,
 /** @brief The local side ended: close frame 1000, close_notify, FIN. */
 static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
 {
-	struct relay_ws *ws = c->wsr;
-	unsigned char f[WS_CONTROL_FRAME_MAX];
-	size_t n;
 	int rc;
 
-	if (!ws->close_sent) {
-		unsigned char key[4];
-		if (ws->client && gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof key) < 0)
-			memset(key, 0x5a, sizeof key);
-		n = ws_build_close(f, sizeof f, WS_CLOSE_NORMAL, NULL,
-				   ws->client ? key : NULL);
-		if (ws->ctllen + n <= sizeof ws->ctl) {
-			memcpy(ws->ctl + ws->ctllen, f, n);
-			ws->ctllen += n;
-		}
-		ws->close_sent = 1;
-	}
+	if (!c->wsr->close_sent)
+		ws_queue_close(c, WS_CLOSE_NORMAL, NULL);
 	rc = ws_flush_ctl(c);
 	if (rc > 0)
 		return ws_block(d, EPOLLOUT, 1);
@@ -386,20 +392,15 @@ static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
 static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
 {
 	struct relay_ws *ws = c->wsr;
-	unsigned char f[WS_CONTROL_FRAME_MAX];
 	char why[160];
 	uint16_t code = ws_error_close_code(err);
-	size_t n = ws_build_close(f, sizeof f, code, ws_error_str(err), NULL);
 
 	ws_rx_strerror(&ws->rx, err, why, sizeof why);
 	snprintf(c->reason, sizeof c->reason, "WebSocket: %s (sent close %u)",
 		 why, code);
-	if (n && ws_boundary(c) && ws->ctllen == 0 && !ws->close_sent) {
-		memcpy(ws->ctl, f, n);
-		ws->ctllen = n;
-		ws->close_sent = 1;
+	if (ws_boundary(c) && ws->ctllen == 0 && !ws->close_sent &&
+	    ws_queue_close(c, code, ws_error_str(err)) == 0)
 		ws_flush_ctl(c);
-	}
 	return DIR_FAILED;
 }
 

@@ -47,6 +47,9 @@ struct proto {
 	size_t inlen;
 	size_t head;			/* the request head's length, once read */
 	int ws;				/* the request is a WebSocket upgrade */
+	char accept[HTTP_WS_ACCEPT_LEN + 1];	/* its Sec-WebSocket-Accept */
+	struct tls_identity id;		/* the peer's, for the acl */
+	int have_id;			/* id read from the session */
 	char host[HTTP_HOST_MAX];	/* the destination asked for */
 	unsigned port;
 	char dest[HTTP_HOST_MAX + 16];	/* "host:port", for logs */
@@ -187,10 +190,7 @@ static void proto_flush(struct conn *c)
 static void proto_go(struct conn *c)
 {
 	struct proto *p = c->pr;
-	const struct http_header *key;
-	struct http_request req;
-	char accept[HTTP_WS_ACCEPT_LEN + 1], extra[160];
-	char err[64];
+	char extra[160];
 	int n;
 
 	timer_cancel(&c->w->timers, &c->timer);
@@ -198,17 +198,9 @@ static void proto_go(struct conn *c)
 		conn_connect_to(c, p->addrs, p->naddrs, p->dest);
 		return;
 	}
-	/* The head was valid when read; parse it again for the key. */
-	if (http_parse_request(p->in, p->head, HTTP_MAX_HEAD, &req, err,
-			       sizeof err) <= 0 ||
-	    !(key = http_find_header(&req.headers, "Sec-WebSocket-Key")) ||
-	    http_ws_accept(key->value, key->valuelen, accept) < 0) {
-		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
-		return;
-	}
 	snprintf(extra, sizeof extra,
 		 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Accept: %s\r\n", accept);
+		 "Sec-WebSocket-Accept: %s\r\n", p->accept);
 	n = http_format_response(p->out, sizeof p->out, 101, extra, NULL);
 	if (n < 0) {
 		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
@@ -241,18 +233,29 @@ static void proto_log_verdict(struct conn *c, const struct sockaddr *sa,
 		   v->reason);
 }
 
+/** @brief Who asks, for the acl: the peer's certificate identity, read
+ *  from the session once per connection. */
+static struct acl_who proto_who(struct conn *c)
+{
+	struct proto *p = c->pr;
+	struct acl_who who = { .id = NULL, .user = NULL };
+
+	if (!p->have_id && tls_identity_from_session(c->sess, &p->id) == 0)
+		p->have_id = 1;
+	if (p->have_id)
+		who.id = &p->id;
+	return who;
+}
+
 /** @brief Keep the addresses the acl allows, in the resolver's order;
  *  none allowed is a 403. */
 static void proto_filter(struct conn *c, const struct net_addr *addrs, int n)
 {
 	struct proto *p = c->pr;
-	struct tls_identity id;
-	struct acl_who who = { .id = NULL, .user = NULL };
+	struct acl_who who = proto_who(c);
 	struct acl_verdict v, first = { 0 }, denied = { 0 };
 	const struct sockaddr *first_sa = NULL, *denied_sa = NULL;
 
-	if (tls_identity_from_session(c->sess, &id) == 0)
-		who.id = &id;
 	p->naddrs = 0;
 	for (int i = 0; i < n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
@@ -267,8 +270,6 @@ static void proto_filter(struct conn *c, const struct net_addr *addrs, int n)
 			denied_sa = sa;
 		}
 	}
-	if (who.id)
-		tls_identity_free(&id);
 	if (p->naddrs == 0) {
 		proto_log_verdict(c, denied_sa, &denied);
 		c->t->stats.rejected++;
@@ -324,10 +325,8 @@ static void proto_decide(struct conn *c)
 	struct proto *p = c->pr;
 	const struct cfg_tunnel *t = c->t->cfg;
 	struct net_addr lit;
-	struct tls_identity id;
-	struct acl_who who = { .id = NULL, .user = NULL };
+	struct acl_who who;
 	struct acl_verdict v;
-	int may;
 
 	if (!t->dynamic) {
 		snprintf(p->dest, sizeof p->dest, "%s", t->connect);
@@ -343,12 +342,8 @@ static void proto_decide(struct conn *c)
 		proto_filter(c, &lit, 1);
 		return;
 	}
-	if (tls_identity_from_session(c->sess, &id) == 0)
-		who.id = &id;
-	may = acl_precheck(t->acl, &who, p->host, p->port, &v);
-	if (who.id)
-		tls_identity_free(&id);
-	if (!may) {
+	who = proto_who(c);
+	if (!acl_precheck(t->acl, &who, p->host, p->port, &v)) {
 		proto_log_verdict(c, NULL, &v);
 		c->t->stats.rejected++;
 		proto_fail(c, LOG_DEBUG, 403, NULL, "%s is not allowed: %s",
@@ -372,6 +367,7 @@ static void proto_ws_request(struct conn *c, const struct http_request *r)
 {
 	struct proto *p = c->pr;
 	const struct cfg_tunnel *t = c->t->cfg;
+	const struct http_header *key;
 	const char *path, *query;
 	size_t pathlen, querylen;
 	char err[200], port[16];
@@ -407,6 +403,11 @@ static void proto_ws_request(struct conn *c, const struct http_request *r)
 	if ((st = http_ws_check_request(r, err, sizeof err)) != 0) {
 		proto_fail(c, LOG_INFO, st, st == 426 ? HTTP_WS_VERSION_HEADER : NULL,
 			   "%s", err);
+		return;
+	}
+	key = http_find_header(&r->headers, "Sec-WebSocket-Key");
+	if (http_ws_accept(key->value, key->valuelen, p->accept) < 0) {
+		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
 		return;
 	}
 	p->ws = 1;
@@ -624,6 +625,8 @@ void proto_free(struct conn *c)
 {
 	if (!c->pr)
 		return;
+	if (c->pr->have_id)
+		tls_identity_free(&c->pr->id);
 	resolve_cancel(c->pr->q);
 	free(c->pr);
 	c->pr = NULL;

@@ -39,6 +39,7 @@ struct proto_client {
 	size_t outlen, outoff;
 	char in[PC_BUF];
 	size_t inlen;
+	size_t head;			/* the answer's head length, once read */
 	char key[HTTP_WS_KEY_LEN + 1];	/* our Sec-WebSocket-Key */
 };
 
@@ -104,7 +105,7 @@ static void pc_begin(struct conn *c, enum pc_phase phase, int secs)
 
 	p->phase = phase;
 	p->sending = 1;
-	p->outoff = p->inlen = 0;
+	p->outoff = p->inlen = p->head = 0;
 	c->st = CONN_REQUEST;
 	if (timer_arm(&c->w->timers, &c->timer,
 		      timer_now_ms() + 1000ULL * secs) < 0) {
@@ -207,6 +208,7 @@ static void pc_read(struct conn *c)
 		return;
 	}
 	conn_want(c, &c->tls, 0);
+	p->head = rc;
 	if (p->phase == PC_PROXY)
 		pc_proxy_answer(c, &r);
 	else
@@ -324,16 +326,12 @@ void proto_client_timeout(struct conn *c)
 int proto_client_handoff(struct conn *c)
 {
 	struct proto_client *p = c->pc;
-	struct http_response r;
-	char err[64];
-	int head = http_parse_response(p->in, p->inlen, HTTP_MAX_HEAD, &r, err,
-				       sizeof err);
-	size_t left = head > 0 ? p->inlen - head : 0;
+	size_t left = p->inlen - p->head;
 
 	if (left) {
 		if (!c->down.buf && !(c->down.buf = worker_buf_get(c->w)))
 			return -1;
-		memcpy(c->down.buf, p->in + head, left);
+		memcpy(c->down.buf, p->in + p->head, left);
 		c->down.off = 0;
 		c->down.len = left;
 	}

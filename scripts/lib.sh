@@ -54,6 +54,10 @@ ST_DEPS=(
 	npm:npm
 	tinyproxy:tinyproxy
 	squid:squid
+	# password hashes made by real tools (issue 10's tests)
+	mkpasswd:whois
+	htpasswd:apache2-utils
+	file:/usr/include/crypt.h:libcrypt-dev
 )
 
 # Run a command as root: directly, or through sudo when we are not root.

@@ -8,7 +8,7 @@ command -v mandoc >/dev/null 2>&1 ||
 	{ echo "SKIP: manlint.sh: mandoc is not installed (Debian package mandoc)" >&2; exit 77; }
 
 rc=0
-for page in man/ssltunneld.8 man/ssltunnel.conf.5; do
+for page in man/ssltunneld.8 man/ssltunnel.conf.5 man/ssltunnelctl.8; do
 	f=$top_srcdir/$page
 	if [ ! -r "$f" ]; then
 		echo "FAIL: $page is missing" >&2

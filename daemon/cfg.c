@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "acl.h"
+#include "auth.h"
 #include "cfg_engine.h"
 #include "resolve.h"
 
@@ -141,6 +142,8 @@ static const char *const cfg_version_words[] = { "1.2", "1.3", NULL };
 static const char *const cfg_role_words[] = { "client", "server", NULL };
 static const char *const cfg_transport_words[] = { "tls", "websocket", NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
+static const char *const cfg_auth_words[] = { "certificate", "password", "both",
+					      NULL };
 
 #define T(f) offsetof(struct cfg_tunnel, f)
 static const struct cfg_setting cfg_tunnel_settings[] = {
@@ -169,6 +172,10 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "http_proxy", cfg_apply_string, T(http_proxy), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "proxy_auth_file", cfg_apply_path, T(proxy_auth_file), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "acl", cfg_apply_acl, 0, 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "client_auth", cfg_apply_word, T(client_auth), 0, 0, cfg_auth_words, CFG_ROLE_SERVER },
+	{ "password_file", cfg_apply_path, T(password_file), 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "auth_cache_ttl", cfg_apply_int, T(auth_cache_ttl), 0, 86400, NULL, CFG_ROLE_SERVER },
+	{ "credentials_file", cfg_apply_path, T(credentials_file), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef T
@@ -185,6 +192,11 @@ static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "chroot", cfg_apply_path, D(chroot), 0, 0, NULL, -1 },
 	{ "drain_timeout", cfg_apply_int, D(drain_timeout), 0, 86400, NULL, -1 },
 	{ "dns_servers", cfg_apply_dns_servers, D(dns_servers), 0, 0, NULL, -1 },
+	{ "control_socket", cfg_apply_path, D(control_socket), 0, 0, NULL, -1 },
+	{ "auth_threads", cfg_apply_int, D(auth_threads), 1, 64, NULL, -1 },
+	{ "auth_failures", cfg_apply_int, D(auth_failures), 1, 1000, NULL, -1 },
+	{ "auth_failure_window", cfg_apply_int, D(auth_failure_window), 1, 86400, NULL, -1 },
+	{ "auth_lockout_time", cfg_apply_int, D(auth_lockout_time), 0, 86400, NULL, -1 },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef D
@@ -203,6 +215,8 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t)
 	t->verify_name = 1;
 	t->transport = CFG_TRANSPORT_TLS;
 	t->ws_ping_interval = 30;
+	t->client_auth = CFG_AUTH_CERTIFICATE;
+	t->auth_cache_ttl = 300;
 }
 
 void cfg_daemon_defaults(struct cfg *c)
@@ -213,6 +227,10 @@ void cfg_daemon_defaults(struct cfg *c)
 	c->log_target = LOG_TARGET_SYSLOG;
 	c->ktls = CFG_KTLS_AUTO;
 	c->drain_timeout = 30;
+	c->auth_threads = 2;
+	c->auth_failures = AUTH_LOCK_FAILURES;
+	c->auth_failure_window = AUTH_LOCK_WINDOW_S;
+	c->auth_lockout_time = AUTH_LOCK_TIME_S;
 }
 
 static int cfg_strlist_copy(struct cfg_strlist *dst, const struct cfg_strlist *src)
@@ -252,6 +270,11 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	dst->http_proxy = cfg_strdup_opt(src->http_proxy);
 	dst->proxy_auth_file = cfg_strdup_opt(src->proxy_auth_file);
 	dst->proxy_auth = NULL;
+	dst->password_file = cfg_strdup_opt(src->password_file);
+	dst->passwords = NULL;
+	dst->credentials_file = cfg_strdup_opt(src->credentials_file);
+	dst->credentials = NULL;
+	dst->cred_user = NULL;
 	dst->proxy_name = NULL;
 	dst->acl = NULL;	/* defaults take no acl */
 	memset(&dst->proxy_ep, 0, sizeof dst->proxy_ep);
@@ -293,6 +316,13 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 		explicit_bzero(t->proxy_auth, strlen(t->proxy_auth));
 	free(t->proxy_auth);
 	free(t->proxy_name);
+	free(t->password_file);
+	auth_db_free(t->passwords);
+	free(t->credentials_file);
+	if (t->credentials)
+		explicit_bzero(t->credentials, strlen(t->credentials));
+	free(t->credentials);
+	free(t->cred_user);
 	net_endpoint_free(&t->proxy_ep);
 	if (t->acl) {
 		acl_free(t->acl);
@@ -319,6 +349,7 @@ void cfg_free(struct cfg *c)
 	free(c->group);
 	free(c->chroot);
 	cfg_strlist_free(&c->dns_servers);
+	free(c->control_socket);
 	free(c->path);
 	memset(c, 0, sizeof *c);
 }
@@ -342,23 +373,39 @@ static int cfg_check_role(struct cfg_ctx *x, const config_setting_t *g,
 	return 0;
 }
 
+/** @brief Which certificate files a tunnel needs: a server its own pair,
+ *  and ca_file unless clients log in with passwords only; a client
+ *  ca_file, and its pair unless it logs in with credentials_file. */
+static int cfg_check_credentials(struct cfg_ctx *x, const config_setting_t *g,
+				 const struct cfg_tunnel *t)
+{
+	const char *role = cfg_role_words[t->role];
+	int server = t->role == CFG_ROLE_SERVER;
+
+	if (server && !t->cert_file)
+		return cfg_fail(x, g, "cert_file", "missing: a server tunnel needs it");
+	if (server && !t->key_file)
+		return cfg_fail(x, g, "key_file", "missing: a server tunnel needs it");
+	if (!t->ca_file && (!server || t->client_auth != CFG_AUTH_PASSWORD))
+		return cfg_fail(x, g, "ca_file", "missing: a %s tunnel needs it%s",
+				role, server ?
+				" (to verify client certificates; client_auth = \"password\" needs none)" :
+				" (to verify the server)");
+	if (!server && !t->credentials_file && (!t->cert_file || !t->key_file))
+		return cfg_fail(x, g, t->cert_file ? "key_file" : "cert_file",
+				"missing: a client tunnel needs its certificate and key, unless it logs in with credentials_file");
+	if (!server && !t->cert_file != !t->key_file)
+		return cfg_fail(x, g, t->cert_file ? "key_file" : "cert_file",
+				"missing: cert_file and key_file go together");
+	return 0;
+}
+
 static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 			    int index, const struct cfg_tunnel *tmpl,
 			    struct cfg_tunnel *t)
 {
 	const char *name = NULL;
 	char e[300];
-	static const struct {
-		const char *name;
-		size_t off;
-	} required[] = {
-		{ "listen", offsetof(struct cfg_tunnel, listen) },
-		{ "connect", offsetof(struct cfg_tunnel, connect) },
-		{ "cert_file", offsetof(struct cfg_tunnel, cert_file) },
-		{ "key_file", offsetof(struct cfg_tunnel, key_file) },
-		{ "ca_file", offsetof(struct cfg_tunnel, ca_file) },
-	};
-
 	snprintf(x->where, sizeof x->where, "tunnels[%d]", index);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return cfg_fail(x, g, NULL,
@@ -377,11 +424,12 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 		return cfg_fail(x, g, "name", "missing: every tunnel needs a name");
 	if ((int)t->role < 0)
 		return cfg_fail(x, g, "role", "missing: expected \"client\" or \"server\"");
-	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
-		if (!*(char **)((char *)t + required[i].off))
-			return cfg_fail(x, g, required[i].name,
-					"missing: a %s tunnel needs it",
-					cfg_role_words[t->role]);
+	if (!t->listen || !t->connect)
+		return cfg_fail(x, g, t->listen ? "connect" : "listen",
+				"missing: a %s tunnel needs it",
+				cfg_role_words[t->role]);
+	if (cfg_check_credentials(x, g, t) < 0)
+		return -1;
 	if (cfg_check_role(x, g, t) < 0)
 		return -1;
 	if (t->role == CFG_ROLE_CLIENT) {
@@ -550,6 +598,31 @@ static int cfg_resolve_ids(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 	return 0;
 }
 
+/** @brief Client tunnels' credentials_file, once daemon.user is known
+ *  (it may own the file). */
+static int cfg_load_credentials(struct cfg_ctx *x, struct cfg *c, config_t *lc)
+{
+	char e[300], at[64];
+
+	for (size_t i = 0; i < c->ntunnels; i++) {
+		struct cfg_tunnel *t = &c->tunnels[i];
+		const config_setting_t *s;
+
+		if (!t->credentials_file)
+			continue;
+		if (cfg_read_credentials(t, c->user ? c->uid : geteuid(), e,
+					 sizeof e) == 0)
+			continue;
+		snprintf(at, sizeof at, "tunnels.[%zu].credentials_file", i);
+		s = config_lookup(lc, at);
+		snprintf(x->where, sizeof x->where, "tunnel %s", t->name);
+		return cfg_fail(x, s ? s : config_lookup(lc, "tunnels"),
+				"credentials_file", "%s",
+				strncmp(e, "credentials_file: ", 18) ? e : e + 18);
+	}
+	return 0;
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct cfg_ctx x = { .err = err, .errlen = errlen };
@@ -597,6 +670,8 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (cfg_resolve_ids(&x, c, &lc) < 0)
+		goto out;
+	if (cfg_load_credentials(&x, c, &lc) < 0)
 		goto out;
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

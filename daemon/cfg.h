@@ -16,6 +16,8 @@ enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
 /* What a tunnel's TLS stream carries: the raw byte stream (and HTTP
  * CONNECT with connect = "dynamic"), or WebSocket over HTTP/1.1. */
 enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET };
+/* How a server tunnel's clients prove who they are. */
+enum cfg_client_auth { CFG_AUTH_CERTIFICATE, CFG_AUTH_PASSWORD, CFG_AUTH_BOTH };
 
 #define CFG_DYNAMIC "dynamic"	/* connect = "dynamic": the client chooses */
 #define CFG_WS_PATH "/tunnel"	/* the upgrade's path by default */
@@ -28,6 +30,7 @@ enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET };
 #define CFG_TLS13 2u
 
 struct acl;
+struct auth_db;
 
 struct cfg_strlist {
 	char **v;
@@ -66,6 +69,13 @@ struct cfg_tunnel {
 	char *proxy_auth;		/* "Basic BASE64" or NULL; never logged */
 	int ws_ping_interval;		/* seconds; 0: no pings */
 	struct acl *acl;		/* dynamic: who may reach what */
+	enum cfg_client_auth client_auth;	/* server */
+	char *password_file;		/* server: user:HASH lines */
+	struct auth_db *passwords;	/* password_file, loaded */
+	int auth_cache_ttl;		/* seconds a login is remembered */
+	char *credentials_file;		/* client: "user:password" */
+	char *credentials;		/* "Basic BASE64" or NULL; never logged */
+	char *cred_user;		/* its user, for logs */
 	int role_set;			/* internal: role seen while parsing */
 	int line;			/* where the tunnel starts */
 };
@@ -83,6 +93,11 @@ struct cfg {
 	char *chroot;			/* workers chroot here */
 	int drain_timeout;		/* seconds connections may finish in */
 	struct cfg_strlist dns_servers;	/* "ip:port"; none: /etc/resolv.conf */
+	char *control_socket;		/* the master's Unix socket, or NULL */
+	int auth_threads;		/* password verifiers per worker */
+	int auth_failures;		/* failed logins that lock a source out */
+	int auth_failure_window;	/* seconds they are counted over */
+	int auth_lockout_time;		/* seconds a source stays locked out */
 	struct cfg_tunnel *tunnels;
 	size_t ntunnels;
 };
@@ -93,6 +108,12 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
 /** @brief Check a tunnel that was filled in by code (the seed's command
  *  line): resolve addresses, fill defaults, decode pins. */
 int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen);
+/** @brief Read a client tunnel's credentials_file: refused unless it is
+ *  a regular file of mode 0600 or stricter, owned by root or @uid. */
+int cfg_read_credentials(struct cfg_tunnel *t, unsigned uid, char *err,
+			 size_t errlen);
+/** @brief "user:password" as a Basic header value, in *@out. */
+int cfg_basic_auth(const char *userpass, size_t len, char **out);
 /** @brief Defaults for a tunnel before any setting is applied. */
 void cfg_tunnel_defaults(struct cfg_tunnel *t);
 /** @brief Defaults of the daemon group. */

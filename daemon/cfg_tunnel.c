@@ -13,11 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
 #include "cfg.h"
 
-/** @brief "user:password" as the value of a Basic Authorization header
- *  ("Basic dXNlcjpwYXNzd29yZA=="), in *@out. */
-static int cfg_basic_auth(const char *userpass, size_t len, char **out)
+/* "user:password" as the value of a Basic Authorization header
+ * ("Basic dXNlcjpwYXNzd29yZA=="), in *@out. */
+int cfg_basic_auth(const char *userpass, size_t len, char **out)
 {
 	gnutls_datum_t in = { (unsigned char *)userpass, (unsigned)len }, b64;
 
@@ -102,6 +106,106 @@ static int cfg_parse_proxy(struct cfg_tunnel *t, char *err, size_t errlen)
 	return 0;
 }
 
+int cfg_read_credentials(struct cfg_tunnel *t, unsigned uid, char *err,
+			 size_t errlen)
+{
+	char line[AUTH_USER_MAX + AUTH_PASS_MAX + 8];
+	const char *path = t->credentials_file;
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	size_t n;
+	char *colon;
+	int rc = -1;
+
+	if (!f) {
+		snprintf(err, errlen, "credentials_file: cannot read %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "credentials_file: %s is not a regular file",
+			 path);
+		fclose(f);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "credentials_file: %s has mode %04o: it holds a password, so group and others must have no access (chmod 600 %s)",
+			 path, (unsigned)(st.st_mode & 07777), path);
+		fclose(f);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != uid) {
+		snprintf(err, errlen,
+			 "credentials_file: %s is owned by uid %u: expected root or the daemon's user (uid %u)",
+			 path, (unsigned)st.st_uid, uid);
+		fclose(f);
+		return -1;
+	}
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	colon = strchr(line, ':');
+	if (!colon || colon == line || !colon[1] ||
+	    (size_t)(colon - line) >= AUTH_USER_MAX ||
+	    strlen(colon + 1) >= AUTH_PASS_MAX) {
+		snprintf(err, errlen,
+			 "credentials_file: %s: expected one line \"user:password\"",
+			 path);
+	} else {
+		free(t->cred_user);
+		free(t->credentials);
+		t->credentials = NULL;
+		if (!(t->cred_user = strndup(line, colon - line)) ||
+		    cfg_basic_auth(line, n, &t->credentials) < 0)
+			snprintf(err, errlen, "out of memory");
+		else
+			rc = 0;
+	}
+	explicit_bzero(line, sizeof line);
+	return rc;
+}
+
+/** @brief Does a server tunnel read an HTTP request (where passwords
+ *  come)? The same rule as proto_needed. */
+static int cfg_reads_request(const struct cfg_tunnel *t)
+{
+	return t->dynamic || t->transport == CFG_TRANSPORT_WEBSOCKET;
+}
+
+/** @brief client_auth and password_file of a server tunnel. */
+static int cfg_passwords(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char e[512];
+
+	if (t->client_auth == CFG_AUTH_CERTIFICATE) {
+		if (t->password_file) {
+			snprintf(err, errlen,
+				 "password_file: only with client_auth = \"password\" or \"both\"");
+			return -1;
+		}
+		return 0;
+	}
+	if (!t->password_file) {
+		snprintf(err, errlen,
+			 "client_auth: \"%s\" needs password_file (user:HASH lines; make a hash with ssltunneld --hash-password)",
+			 t->client_auth == CFG_AUTH_BOTH ? "both" : "password");
+		return -1;
+	}
+	if (!cfg_reads_request(t)) {
+		snprintf(err, errlen,
+			 "client_auth: passwords come in HTTP requests: needs transport = \"websocket\" or connect = \"dynamic\"");
+		return -1;
+	}
+	if (auth_db_load(&t->passwords, t->password_file, e, sizeof e) < 0) {
+		snprintf(err, errlen, "password_file: %s", e);
+		return -1;
+	}
+	return 0;
+}
+
 /** @brief destination = "host:port": what a client tunnel asks for (the
  *  port is checked by net_split_hostport). */
 static int cfg_parse_destination(struct cfg_tunnel *t, char *err, size_t errlen)
@@ -122,7 +226,9 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 {
 	char e[256];
 
-	if (net_endpoint_parse(&t->listen_ep, t->listen, 1, e, sizeof e) < 0) {
+	/* No listen: the console's tunnel, a template its tunnels copy. */
+	if (t->listen &&
+	    net_endpoint_parse(&t->listen_ep, t->listen, 1, e, sizeof e) < 0) {
 		snprintf(err, errlen, "listen: %s", e);
 		return -1;
 	}
@@ -165,6 +271,14 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 	}
 	if (t->http_proxy && cfg_parse_proxy(t, err, errlen) < 0)
 		return -1;
+	if (t->role == CFG_ROLE_SERVER && cfg_passwords(t, err, errlen) < 0)
+		return -1;
+	if (t->credentials_file && !t->destination &&
+	    t->transport != CFG_TRANSPORT_WEBSOCKET) {
+		snprintf(err, errlen,
+			 "credentials_file: passwords go in HTTP requests: needs transport = \"websocket\" or destination");
+		return -1;
+	}
 	if (t->role == CFG_ROLE_CLIENT && !t->server_name &&
 	    !(t->server_name = strdup(t->connect_ep.host))) {
 		snprintf(err, errlen, "out of memory");

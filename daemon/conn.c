@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <gnutls/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,6 +129,7 @@ void conn_close(struct conn *c, int error)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	c->t->stats->active--;
 	c->next_dead = w->dead;
 	w->dead = c;
 }
@@ -162,12 +164,16 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 	timer_init(&c->timer);
 	c->started_ms = timer_now_ms();
 	net_addr_str(peer, c->peer, sizeof c->peer);
+	memcpy(&c->peer_ss, peer, peer->sa_family == AF_INET6 ?
+	       sizeof(struct sockaddr_in6) : peer->sa_family == AF_INET ?
+	       sizeof(struct sockaddr_in) : sizeof(sa_family_t));
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
-	t->stats.accepted++;
+	t->stats->accepted++;
+	t->stats->active++;
 	net_set_nodelay(fd);
 	log_debug("tunnel %s: %s: accepted", t->cfg->name, c->peer);
 	if (t->cfg->role == CFG_ROLE_SERVER) {
@@ -319,7 +325,7 @@ static void conn_handshake(struct conn *c)
 			tls_handshake_reason(c->sess, rc, reason, sizeof reason);
 		/* Tell the peer why, as far as TLS can (best effort). */
 		gnutls_alert_send_appropriate(c->sess, rc);
-		c->t->stats.rejected++;
+		c->t->stats->rejected++;
 		conn_reject(c, LOG_NOTICE, "%s", reason);
 		return;
 	}
@@ -327,8 +333,18 @@ static void conn_handshake(struct conn *c)
 	{
 		char desc[64];
 		tls_describe(c->sess, desc, sizeof desc);
-		log_info("tunnel %s: %s: %s authorized (%s)", c->t->cfg->name,
-			 c->peer, c->check.who, desc);
+		/* A password login is authorized once its request is read. */
+		if (c->t->cfg->role == CFG_ROLE_SERVER &&
+		    c->t->cfg->client_auth == CFG_AUTH_PASSWORD)
+			log_debug("tunnel %s: %s: TLS handshake done (%s); the login comes with the request",
+				  c->t->cfg->name, c->peer, desc);
+		else
+			log_info("tunnel %s: %s: %s %s (%s)", c->t->cfg->name,
+				 c->peer, c->check.who,
+				 c->t->cfg->role == CFG_ROLE_SERVER &&
+				 c->t->cfg->client_auth == CFG_AUTH_BOTH ?
+				 "presented a valid certificate; the password comes with the request" :
+				 "authorized", desc);
 	}
 	if (conn_choose_path(c) < 0)
 		return;
@@ -441,6 +457,7 @@ void conn_event(struct conn_fd *f, uint32_t events)
 			conn_handshake(c);
 		break;
 	case CONN_REQUEST:
+	case CONN_AUTHENTICATING:
 	case CONN_RESOLVING:
 	case CONN_RESPONDING:
 		if (c->pc)
@@ -472,7 +489,7 @@ void conn_resume(struct conn *c)
 void conn_timeout(struct conn *c)
 {
 	if (c->st == CONN_HANDSHAKING) {
-		c->t->stats.rejected++;
+		c->t->stats->rejected++;
 		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",
 			    c->t->cfg->handshake_timeout);
 	} else if (c->st == CONN_CONNECTING && c->pr) {

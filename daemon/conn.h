@@ -20,6 +20,7 @@ enum conn_state {
 	CONN_CONNECTING,	/* the outgoing leg is being connected */
 	CONN_HANDSHAKING,	/* TLS handshake, deadline armed */
 	CONN_REQUEST,		/* reading the client's HTTP request */
+	CONN_AUTHENTICATING,	/* its password is verified off the loop */
 	CONN_RESOLVING,		/* the chosen destination's name is looked up */
 	CONN_RESPONDING,	/* sending the answer before relaying or closing */
 	CONN_RELAYING,		/* the mover owns the bytes */
@@ -50,6 +51,7 @@ struct conn {
 	struct proto *pr;	/* the protocol step, while there is one */
 	struct proto_client *pc;	/* the client role's protocol step */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
+	struct sockaddr_storage peer_ss;	/* the same, for the lockout */
 	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;

@@ -119,7 +119,8 @@ int http_query_get(const char *query, size_t qlen, const char *key,
  *  daemon never sends. */
 const char *http_reason(int status);
 /** @brief Write a response head (and @body) NUL-terminated to @out. A 1xx
- *  is the status line, @extra_headers and the blank line; anything else
+ *  is the status line, @extra_headers and the blank line; 204 adds only
+ *  Connection: close (it has no body, so no Content-Length); anything else
  *  also gets Content-Type: text/plain, Content-Length and Connection:
  *  close, then @body. @extra_headers (NULL for none) are copied verbatim,
  *  each line ending in CRLF; @body may be NULL. Returns the length, or -1

@@ -13,13 +13,16 @@ static const struct {
 } http_reasons[] = {
 	{ 101, "Switching Protocols" },
 	{ 200, "OK" },
+	{ 204, "No Content" },
 	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
 	{ 403, "Forbidden" },
 	{ 404, "Not Found" },
 	{ 405, "Method Not Allowed" },
 	{ 407, "Proxy Authentication Required" },
 	{ 408, "Request Timeout" },
 	{ 426, "Upgrade Required" },
+	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 502, "Bad Gateway" },
@@ -51,8 +54,14 @@ int http_format_response(char *out, size_t outlen, int status,
 	const char *reason = http_reason(status);
 	const char *extra = extra_headers ? extra_headers : "";
 
-	if (!reason || (status < 200 && body))
+	if (!reason || ((status < 200 || status == 204) && body))
 		return -1;
+	/* 204 has no body and no Content-Length (RFC 9110, 8.6). */
+	if (status == 204)
+		return http_fit(snprintf(out, outlen,
+					 "HTTP/1.1 204 No Content\r\n"
+					 "Connection: close\r\n%s\r\n", extra),
+				outlen);
 	if (status < 200)
 		return http_fit(snprintf(out, outlen, "HTTP/1.1 %d %s\r\n%s\r\n",
 					 status, reason, extra), outlen);

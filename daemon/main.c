@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "cfg.h"
+#include "console.h"
 #include "log.h"
 #include "master.h"
 #include "seed.h"
@@ -16,6 +20,9 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: ssltunneld [-f] [-c FILE]        run the tunnels of FILE\n"
 "       ssltunneld -t [-c FILE]          check FILE (certificates and keys too)\n"
+"       ssltunneld connect HOST[:PORT] [--ca F] [--cert F --key F] [--path P]\n"
+"                  [--credentials F]     log in and open tunnels from a prompt\n"
+"       ssltunneld --hash-password       read a password, print its yescrypt hash\n"
 "       ssltunneld -r server --proxy_port P --server_port P [--server_host H]\n"
 "                  --srv_pub_cert F --srv_prv_cert F --clt_pub_cert F\n"
 "       ssltunneld -r client --proxy_port P --server_port P [--server_host H]\n"
@@ -55,10 +62,43 @@ static const struct option main_long[] = {
 	{ "log_level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "list-settings", no_argument, NULL, 'L' },
+	{ "hash-password", no_argument, NULL, 'H' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/** @brief --hash-password: one password (no echo on a terminal; else the
+ *  first line of stdin), its yescrypt hash on stdout. */
+static int main_hash_password(void)
+{
+	char pass[AUTH_PASS_MAX + 2], hash[AUTH_HASH_MAX], err[200];
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	int rc = 0;
+
+	if (tty) {
+		fputs("Password: ", stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (!fgets(pass, sizeof pass, stdin))
+		pass[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputs("\n", stderr);
+	}
+	pass[strcspn(pass, "\r\n")] = '\0';
+	if (auth_hash_password(pass, hash, sizeof hash, err, sizeof err) < 0) {
+		fprintf(stderr, "ssltunneld: --hash-password: %s\n", err);
+		rc = 1;
+	} else {
+		printf("%s\n", hash);
+	}
+	explicit_bzero(pass, sizeof pass);
+	return rc;
+}
 
 static void main_seed_listening(const struct cfg *c)
 {
@@ -74,6 +114,8 @@ int main(int argc, char **argv)
 	struct tunnel *tunnels;
 	char err[CFG_ERRLEN];
 
+	if (argc > 1 && strcmp(argv[1], "connect") == 0)
+		return console_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:tfhVr:", main_long, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
@@ -81,6 +123,8 @@ int main(int argc, char **argv)
 		case 'f': foreground = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ssltunneld %s\n", PACKAGE_VERSION); return 0;
+		case 'H':
+			return main_hash_password();
 		case 'L':
 			/* For the man page check: what the parser accepts. */
 			for (const char *const *n = cfg_setting_names(); *n; n++)
@@ -133,6 +177,9 @@ int main(int argc, char **argv)
 	if (seed_mode)
 		seed_print_start(&seed);
 	/* master_run owns cfg and tunnels from here on. */
-	return master_run(&cfg, tunnels, !foreground,
-			  seed_mode ? main_seed_listening : NULL);
+	struct master_opts mo = {
+		.detach = !foreground,
+		.on_listening = seed_mode ? main_seed_listening : NULL,
+	};
+	return master_run(&cfg, tunnels, &mo);
 }

@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,9 +31,11 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "auth.h"
 #include "ktls.h"
 #include "log.h"
 #include "master.h"
+#include "master_int.h"
 #include "resolve.h"
 #include "timer.h"
 #include "worker.h"
@@ -39,35 +43,6 @@
 #define MASTER_KILL_GRACE_MS 5000	/* after drain_timeout, before KILL */
 #define MASTER_YOUNG_MS 2000		/* a worker dying sooner is a crash loop */
 #define MASTER_BACKOFF_MAX_MS 30000
-
-struct master_slot {
-	pid_t pid;			/* 0: not running */
-	uint64_t started;
-	uint64_t respawn_at;
-	int backoff_ms;
-};
-
-/* Workers started from one configuration. */
-struct master_gen {
-	int id;
-	struct cfg cfg;
-	struct tunnel *tunnels;
-	struct worker_ktls ktls;
-	struct master_slot *slots;
-	int nslots;
-	int draining;			/* told to finish; not re-forked */
-	uint64_t kill_at;		/* draining: when stragglers get KILL */
-	struct master_gen *next;
-};
-
-struct master {
-	struct master_gen *gens;	/* newest first; gens->draining == 0 */
-	int next_gen;
-	int sfd;
-	sigset_t blocked;
-	int stopping;
-	uint64_t stop_kill_at;
-};
 
 int master_load_tunnels(const struct cfg *cfg, struct tunnel **out,
 			char *err, size_t errlen)
@@ -175,6 +150,12 @@ static void master_log_tunnels(const struct master_gen *g)
 	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
 		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
 		char how[200] = "";
+
+		if (!t->listen) {
+			log_info("tunnel %s: client role to %s; tunnels are opened from the console",
+				 t->name, t->connect);
+			continue;
+		}
 
 		if (t->transport == CFG_TRANSPORT_WEBSOCKET)
 			snprintf(how, sizeof how, " (WebSocket on %s)", t->path);
@@ -306,26 +287,68 @@ static int master_drop_privileges(const struct cfg *cfg)
 	return 0;
 }
 
+struct tunnel_stats *master_stats(const struct master_gen *g, int slot,
+				  size_t col)
+{
+	return &g->stats[(size_t)slot * (g->cfg.ntunnels + RT_MAX) + col];
+}
+
+/** @brief In a new worker: close what belongs to the master (the other
+ *  generations' listeners, every control channel, the control socket,
+ *  the runtime listeners: the worker gets its own copies). */
+static void master_child_close(struct master *m, const struct master_gen *g,
+			       int keep_ctl)
+{
+	close(m->sfd);
+	for (struct master_gen *o = m->gens; o; o = o->next) {
+		for (int i = 0; i < o->nslots; i++)
+			if (o->slots[i].ctl >= 0 && o->slots[i].ctl != keep_ctl)
+				close(o->slots[i].ctl);
+		if (o == g)
+			continue;
+		for (size_t i = 0; i < o->cfg.ntunnels; i++)
+			for (int j = 0; j < o->tunnels[i].nlisteners; j++)
+				if (o->tunnels[i].listeners[j].fd >= 0)
+					close(o->tunnels[i].listeners[j].fd);
+	}
+	for (struct master_rt *r = m->rts; r; r = r->next)
+		close(r->fd);
+	control_close_fds(m->ctl);
+}
+
 static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 {
 	pid_t master = getpid();
-	pid_t pid = fork();
 	struct resolve *res = NULL;
+	struct worker_setup ws;
 	char err[256];
+	int sp[2];
+	pid_t pid;
 
-	if (pid != 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	/* A new worker in this slot: its connections start from none. */
+	for (size_t i = 0; i < g->cfg.ntunnels + RT_MAX; i++)
+		master_stats(g, id - 1, i)->active = 0;
+	pid = fork();
+	if (pid != 0) {
+		close(sp[1]);
+		if (pid < 0) {
+			close(sp[0]);
+			return pid;
+		}
+		g->slots[id - 1].ctl = sp[0];
+		if (master_rt_send_all(m, sp[0]) < 0)
+			log_err("worker %d: cannot send it the runtime tunnels: %s",
+				id, strerror(errno));
 		return pid;
+	}
 	/* The worker drains and exits when its master goes away. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
-	close(m->sfd);
-	for (struct master_gen *o = m->gens; o; o = o->next)
-		if (o != g)
-			for (size_t i = 0; i < o->cfg.ntunnels; i++)
-				for (int j = 0; j < o->tunnels[i].nlisteners; j++)
-					if (o->tunnels[i].listeners[j].fd >= 0)
-						close(o->tunnels[i].listeners[j].fd);
+	close(sp[0]);
+	master_child_close(m, g, -1);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&m->blocked, s))
 			signal(s, SIG_DFL);
@@ -339,8 +362,17 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		}
 	if (master_drop_privileges(&g->cfg) < 0)
 		_exit(1);
-	worker_run(g->tunnels, g->cfg.ntunnels, id, &g->ktls, res,
-		   g->cfg.drain_timeout, &m->blocked);
+	ws = (struct worker_setup){
+		.tunnels = g->tunnels, .ntunnels = g->cfg.ntunnels, .id = id,
+		.ktls = &g->ktls, .res = res,
+		.drain_timeout = g->cfg.drain_timeout, .sigs = &m->blocked,
+		.stats = master_stats(g, id - 1, 0), .ctl = sp[1],
+		.lockout = g->lockout, .auth_threads = g->cfg.auth_threads,
+		.auth_failures = g->cfg.auth_failures,
+		.auth_window_s = g->cfg.auth_failure_window,
+		.auth_lock_s = g->cfg.auth_lockout_time,
+	};
+	worker_run(&ws);
 	_exit(0);
 }
 
@@ -354,6 +386,9 @@ static void master_reaped(struct master *m, pid_t pid, int status)
 			if (s->pid != pid)
 				continue;
 			s->pid = 0;
+			if (s->ctl >= 0)
+				close(s->ctl);
+			s->ctl = -1;
 			if (g->draining || m->stopping)
 				return;
 			if (now - s->started < MASTER_YOUNG_MS)
@@ -393,6 +428,13 @@ static void master_gen_signal(const struct master_gen *g, int sig)
 
 static void master_gen_free(struct master_gen *g)
 {
+	for (int i = 0; i < g->nslots; i++)
+		if (g->slots[i].ctl >= 0)
+			close(g->slots[i].ctl);
+	if (g->stats)
+		munmap(g->stats, g->stats_size);
+	if (g->lockout_mem)
+		munmap(g->lockout_mem, g->lockout_size);
 	master_free_tunnels(g->tunnels, g->cfg.ntunnels);
 	cfg_free(&g->cfg);
 	free(g->slots);
@@ -416,6 +458,38 @@ static void master_gen_drain(struct master_gen *g)
 	master_gen_signal(g, SIGTERM);
 }
 
+/** @brief Memory shared with the generation's workers: their counters,
+ *  and the lockout table when a tunnel takes passwords. */
+static int master_gen_shared(struct master_gen *g)
+{
+	int passwords = 0;
+
+	g->stats_size = (size_t)g->nslots * (g->cfg.ntunnels + RT_MAX) *
+		sizeof *g->stats;
+	g->stats = mmap(NULL, g->stats_size, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->stats == MAP_FAILED) {
+		g->stats = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < g->cfg.ntunnels; i++)
+		passwords |= g->cfg.tunnels[i].passwords != NULL;
+	if (!passwords)
+		return 0;
+	g->lockout_size = auth_lockout_size(4096);
+	g->lockout_mem = mmap(NULL, g->lockout_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->lockout_mem == MAP_FAILED) {
+		g->lockout_mem = NULL;
+		return -1;
+	}
+	g->lockout = auth_lockout_init(g->lockout_mem, g->lockout_size,
+				       g->cfg.auth_failures,
+				       g->cfg.auth_failure_window,
+				       g->cfg.auth_lockout_time);
+	return g->lockout ? 0 : -1;
+}
+
 /** @brief Build a generation from a loaded config; NULL with @err. */
 static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 					 struct tunnel *tunnels, char *err,
@@ -436,6 +510,13 @@ static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 	for (size_t i = 0; i < cfg->ntunnels; i++)
 		g->tunnels[i].cfg = &g->cfg.tunnels[i];
 	memset(cfg, 0, sizeof *cfg);
+	for (int i = 0; i < g->nslots; i++)
+		g->slots[i].ctl = -1;
+	if (master_gen_shared(g) < 0) {
+		snprintf(err, errlen, "shared memory for counters: %s",
+			 strerror(errno));
+		goto fail;
+	}
 	if (master_ktls_policy(&g->ktls) < 0) {
 		snprintf(err, errlen, "daemon.ktls = \"on\" but %s", g->ktls.why);
 		goto fail;
@@ -461,35 +542,32 @@ static int master_log_setup(const struct cfg *cfg)
 	return 0;
 }
 
-/** @brief SIGHUP: all or nothing. The running generation is kept as it
- *  is unless the whole new config, its keys and its listeners load. */
-static void master_reload(struct master *m)
+/** @brief SIGHUP (or the control's reload): all or nothing. The running
+ *  generation is kept as it is unless the whole new config, its keys and
+ *  its listeners load. */
+int master_reload(struct master *m, char *err, size_t errlen)
 {
 	struct master_gen *old = m->gens, *g;
 	struct cfg cfg;
 	struct tunnel *tunnels;
-	char err[CFG_ERRLEN];
+	int rc = -1;
 
 	if (!old->cfg.path) {
-		log_notice("SIGHUP: no config file to read again (command-line tunnel); nothing changed");
-		return;
+		snprintf(err, errlen, "no config file to read again (tunnels from the command line); nothing changed");
+		log_notice("reload: %s", err);
+		return -1;
 	}
 	master_notify("RELOADING=1");
 	log_notice("SIGHUP: reading %s again", old->cfg.path);
-	if (cfg_load(&cfg, old->cfg.path, err, sizeof err) < 0) {
-		log_err("reload failed, still running the previous configuration: %s", err);
+	if (cfg_load(&cfg, old->cfg.path, err, errlen) < 0)
 		goto out;
-	}
-	if (master_load_tunnels(&cfg, &tunnels, err, sizeof err) < 0) {
-		log_err("reload failed, still running the previous configuration: %s", err);
+	if (master_load_tunnels(&cfg, &tunnels, err, errlen) < 0) {
 		cfg_free(&cfg);
 		goto out;
 	}
-	g = master_gen_new(m, &cfg, tunnels, err, sizeof err);
-	if (!g) {
-		log_err("reload failed, still running the previous configuration: %s", err);
+	g = master_gen_new(m, &cfg, tunnels, err, errlen);
+	if (!g)
 		goto out;
-	}
 	if (g->cfg.log_target != old->cfg.log_target ||
 	    g->cfg.log_level != old->cfg.log_level ||
 	    (g->cfg.log_file && (!old->cfg.log_file ||
@@ -497,15 +575,25 @@ static void master_reload(struct master *m)
 		if (master_log_setup(&g->cfg) < 0)
 			log_err("log_target %s: %s; logging stays where it was",
 				g->cfg.log_file, strerror(errno));
+	if (!old->cfg.control_socket != !g->cfg.control_socket ||
+	    (g->cfg.control_socket &&
+	     strcmp(g->cfg.control_socket, old->cfg.control_socket)))
+		log_warn("daemon.control_socket changed: the socket moves at the next restart; it stays %s",
+			 old->cfg.control_socket ? old->cfg.control_socket : "off");
 	g->next = old;
 	m->gens = g;
 	master_log_tunnels(g);
+	master_rt_rebind(m);
 	master_gen_drain(old);
 	log_notice("configuration reloaded: generation %d with %zu tunnel%s; generation %d drains",
 		   g->id, g->cfg.ntunnels, g->cfg.ntunnels == 1 ? "" : "s",
 		   old->id);
+	rc = 0;
 out:
+	if (rc < 0)
+		log_err("reload failed, still running the previous configuration: %s", err);
 	master_notify("READY=1");
+	return rc;
 }
 
 /** @brief Fork the workers that should be running; when is the next
@@ -546,6 +634,7 @@ static uint64_t master_tend_drains(struct master *m, uint64_t now)
 		if (!master_gen_running(g)) {
 			log_info("generation %d finished draining", g->id);
 			*pp = g->next;
+			master_rt_retire(m, g);
 			master_gen_free(g);
 			continue;
 		}
@@ -561,6 +650,18 @@ static uint64_t master_tend_drains(struct master *m, uint64_t now)
 	return next;
 }
 
+/** @brief Stop: the generation drains, then we exit. */
+static void master_stop(struct master *m, const char *why)
+{
+	if (m->stopping)
+		return;
+	log_notice("%s: stopping; connections may finish (drain_timeout %d s)",
+		   why, m->gens->cfg.drain_timeout);
+	master_notify("STOPPING=1");
+	m->stopping = 1;
+	master_gen_drain(m->gens);
+}
+
 static void master_signals(struct master *m, int *reload)
 {
 	struct signalfd_siginfo si;
@@ -571,13 +672,7 @@ static void master_signals(struct master *m, int *reload)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (m->stopping)
-				break;
-			log_notice("%s: stopping; connections may finish (drain_timeout %d s)",
-				   strsignal(si.ssi_signo), m->gens->cfg.drain_timeout);
-			master_notify("STOPPING=1");
-			m->stopping = 1;
-			master_gen_drain(m->gens);
+			master_stop(m, strsignal(si.ssi_signo));
 			break;
 		case SIGQUIT:
 			log_notice("SIGQUIT: stopping now");
@@ -607,15 +702,17 @@ static void master_signals(struct master *m, int *reload)
 		master_reaped(m, pid, status);
 }
 
-/** @brief Supervise until stopped and every worker is gone. */
+/** @brief Supervise until stopped and every worker is gone; meanwhile
+ *  serve the control socket and console. */
 static void master_loop(struct master *m)
 {
 	for (;;) {
 		uint64_t now = timer_now_ms();
 		uint64_t next = master_spawn_due(m, now);
 		uint64_t drains = master_tend_drains(m, now);
-		struct pollfd pfd = { m->sfd, POLLIN, 0 };
-		int reload = 0;
+		struct pollfd pfd[1 + CONTROL_POLLFDS];
+		int reload = 0, n = 1;
+		char err[CFG_ERRLEN];
 
 		if (m->stopping && !m->gens->next && !master_gen_running(m->gens))
 			return;
@@ -626,18 +723,55 @@ static void master_loop(struct master *m)
 		if (m->stopping && m->gens->kill_at < next)
 			next = m->gens->kill_at;
 		next = drains < next ? drains : next;
-		poll(&pfd, 1, next == UINT64_MAX ? -1 :
+		pfd[0] = (struct pollfd){ m->sfd, POLLIN, 0 };
+		if (m->ctl && !m->stopping)
+			n += control_pollfds(m->ctl, pfd + 1, CONTROL_POLLFDS);
+		poll(pfd, n, next == UINT64_MAX ? -1 :
 		     (int)(next > now ? next - now : 0));
 		master_signals(m, &reload);
 		if (reload)
-			master_reload(m);
+			master_reload(m, err, sizeof err);
+		if (n > 1 && control_handle(m->ctl, pfd + 1, n - 1) == CONTROL_EXIT)
+			m->stop_wanted = 1;
+		if (m->stop_wanted)
+			master_stop(m, "console: exit");
 	}
 }
 
-int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
-	       void (*on_listening)(const struct cfg *cfg))
+/** @brief daemon.control_socket, and the console of `ssltunneld
+ *  connect`. */
+static int master_control_open(struct master *m, const struct master_opts *o)
+{
+	const struct cfg *c = &m->gens->cfg;
+	char err[300];
+
+	if (!c->control_socket && !o->console)
+		return 0;
+	if (!(m->ctl = control_new(master_ctl_exec, m))) {
+		master_fail(c, "control: out of memory");
+		return -1;
+	}
+	if (c->control_socket &&
+	    control_listen(m->ctl, c->control_socket,
+			   c->user ? (uid_t)c->uid : geteuid(),
+			   c->user ? (gid_t)c->gid : (gid_t)-1, err,
+			   sizeof err) < 0) {
+		master_fail(c, "cannot start: daemon.control_socket: %s", err);
+		return -1;
+	}
+	if (o->console && control_console(m->ctl, STDIN_FILENO, STDOUT_FILENO) < 0) {
+		master_fail(c, "console: %s", strerror(errno));
+		return -1;
+	}
+	m->console_via = o->console_via;
+	return 0;
+}
+
+int master_run(struct cfg *cfg, struct tunnel *tunnels,
+	       const struct master_opts *o)
 {
 	struct master m = { .sfd = -1 };
+	int detach = o->detach;
 	char err[CFG_ERRLEN];
 	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
 		       SIGUSR2, 0 };
@@ -658,8 +792,13 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 		return 1;
 	}
 	master_log_tunnels(m.gens);
-	if (on_listening)
-		on_listening(&m.gens->cfg);
+	if (master_control_open(&m, o) < 0) {
+		control_free(m.ctl);
+		master_gen_free(m.gens);
+		return 1;
+	}
+	if (o->on_listening)
+		o->on_listening(&m.gens->cfg);
 	/* Blocked before detaching: a signal sent as soon as the starting
 	 * command returned waits for the loop instead of killing us. */
 	sigemptyset(&m.blocked);
@@ -670,6 +809,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 	    master_write_pid(m.gens->cfg.pid_file) < 0) {
 		master_fail(&m.gens->cfg, "cannot start: pid_file %s: %s",
 			    m.gens->cfg.pid_file, strerror(errno));
+		control_free(m.ctl);
 		master_gen_free(m.gens);
 		return 1;
 	}
@@ -679,13 +819,18 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels, int detach,
 	m.sfd = signalfd(-1, &m.blocked, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (m.sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
+		control_free(m.ctl);
 		master_gen_free(m.gens);
 		free(pid_file);
 		return 1;
 	}
 	master_notify("READY=1");
+	if (o->console)
+		control_prompt(m.ctl);
 	master_loop(&m);
 	log_notice("all workers stopped; exiting");
+	control_free(m.ctl);
+	master_rt_free_all(&m);
 	if (pid_file)
 		unlink(pid_file);
 	free(pid_file);

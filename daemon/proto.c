@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "acl.h"
+#include "auth.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -39,6 +40,11 @@
 #define PROTO_IN (HTTP_MAX_HEAD + 8192)
 #define PROTO_OUT 2048
 
+/* What a request needs a login for (on a tunnel taking passwords). */
+enum proto_login { LOGIN_NONE, LOGIN_CHECK, LOGIN_WS, LOGIN_CONNECT };
+
+#define PROTO_REALM "Basic realm=\"ssltunnel\""
+
 /* What follows once the answer is out. */
 enum proto_then { PROTO_THEN_CLOSE, PROTO_THEN_CONNECT, PROTO_THEN_RELAY };
 
@@ -46,6 +52,11 @@ struct proto {
 	char in[PROTO_IN];
 	size_t inlen;
 	size_t head;			/* the request head's length, once read */
+	struct http_request req;	/* the request, pointing into in */
+	enum proto_login login;		/* what it logs in for */
+	char user[AUTH_USER_MAX];	/* who logged in, or is being checked */
+	char pass[AUTH_PASS_MAX];	/* while being checked; wiped after */
+	struct auth_job *job;		/* the check, off the loop */
 	int ws;				/* the request is a WebSocket upgrade */
 	char accept[HTTP_WS_ACCEPT_LEN + 1];	/* its Sec-WebSocket-Accept */
 	struct tls_identity id;		/* the peer's, for the acl */
@@ -213,20 +224,27 @@ static void proto_go(struct conn *c)
 
 /** @brief Log one acl decision at notice, in one shape for every
  *  outcome: who, the destination, its address, the verdict. */
-static void proto_log_verdict(struct conn *c, const struct sockaddr *sa,
-			      const struct acl_verdict *v)
+/** @brief An address without its port, for logs. */
+static void proto_host_str(const struct sockaddr *sa, char *as, size_t len)
 {
-	char as[NET_ADDRSTRLEN] = "";
-
+	as[0] = '\0';
 	if (sa)
-		net_addr_str(sa, as, sizeof as);
-	/* The address without its port: the destination names the port. */
+		net_addr_str(sa, as, len);
 	if (as[0] == '[') {
 		memmove(as, as + 1, strlen(as));
 		*strrchr(as, ']') = '\0';
 	} else if (strrchr(as, ':')) {
 		*strrchr(as, ':') = '\0';
 	}
+}
+
+static void proto_log_verdict(struct conn *c, const struct sockaddr *sa,
+			      const struct acl_verdict *v)
+{
+	char as[NET_ADDRSTRLEN];
+
+	/* The address without its port: the destination names the port. */
+	proto_host_str(sa, as, sizeof as);
 	log_notice("tunnel %s: %s: %s -> %s%s%s%s: %s%s", c->t->cfg->name,
 		   c->peer, c->check.who, c->pr->dest, as[0] ? " (" : "", as,
 		   as[0] ? ")" : "", v->allowed ? "allowed by " : "denied: ",
@@ -244,6 +262,8 @@ static struct acl_who proto_who(struct conn *c)
 		p->have_id = 1;
 	if (p->have_id)
 		who.id = &p->id;
+	if (p->user[0])
+		who.user = p->user;
 	return who;
 }
 
@@ -272,7 +292,7 @@ static void proto_filter(struct conn *c, const struct net_addr *addrs, int n)
 	}
 	if (p->naddrs == 0) {
 		proto_log_verdict(c, denied_sa, &denied);
-		c->t->stats.rejected++;
+		c->t->stats->rejected++;
 		proto_fail(c, LOG_DEBUG, 403, NULL, "%s is not allowed: %s",
 			   p->dest, denied.reason);
 		return;
@@ -345,7 +365,7 @@ static void proto_decide(struct conn *c)
 	who = proto_who(c);
 	if (!acl_precheck(t->acl, &who, p->host, p->port, &v)) {
 		proto_log_verdict(c, NULL, &v);
-		c->t->stats.rejected++;
+		c->t->stats->rejected++;
 		proto_fail(c, LOG_DEBUG, 403, NULL, "%s is not allowed: %s",
 			   p->dest, v.reason);
 		return;
@@ -456,6 +476,192 @@ static void proto_connect_request(struct conn *c, const struct http_request *r)
 	proto_decide(c);
 }
 
+/** @brief The request, once any login it needs is done: a WebSocket
+ *  listener's or a CONNECT tunnel's. */
+static void proto_dispatch(struct conn *c)
+{
+	struct proto *p = c->pr;
+
+	if (c->t->cfg->transport == CFG_TRANSPORT_WEBSOCKET)
+		proto_ws_request(c, &p->req);
+	else
+		proto_connect_request(c, &p->req);
+}
+
+/** @brief Does the request need a login, and for what? GET /auth checks
+ *  credentials (the original's endpoint), an upgrade on the tunnel path
+ *  or a CONNECT opens a tunnel; anything else is answered without one. */
+static enum proto_login proto_login_kind(const struct conn *c,
+					 const struct http_request *r)
+{
+	const struct cfg_tunnel *t = c->t->cfg;
+	const char *path, *query;
+	size_t pathlen, querylen;
+	int get = r->methodlen == 3 && memcmp(r->method, "GET", 3) == 0;
+
+	if (r->methodlen == 7 && memcmp(r->method, "CONNECT", 7) == 0)
+		return t->transport == CFG_TRANSPORT_WEBSOCKET ? LOGIN_NONE :
+			LOGIN_CONNECT;
+	if (!get || http_split_target(r->target, r->targetlen, &path, &pathlen,
+				      &query, &querylen) < 0)
+		return LOGIN_NONE;
+	if (t->transport == CFG_TRANSPORT_WEBSOCKET &&
+	    pathlen == strlen(t->path) && memcmp(path, t->path, pathlen) == 0 &&
+	    http_find_header(&r->headers, "Upgrade"))
+		return LOGIN_WS;
+	if (pathlen == 5 && memcmp(path, "/auth", 5) == 0)
+		return LOGIN_CHECK;
+	return LOGIN_NONE;
+}
+
+/** @brief GET /auth with good credentials (or a certificate that
+ *  already proved them): 204, and close. */
+static void proto_answer_check(struct conn *c)
+{
+	struct proto *p = c->pr;
+	int n = http_format_response(p->out, sizeof p->out, 204, NULL, NULL);
+
+	log_info("tunnel %s: %s: %s: GET /auth: answered 204", c->t->cfg->name,
+		 c->peer, c->check.who);
+	if (n < 0) {
+		conn_close(c, 1);
+		return;
+	}
+	p->outlen = n;
+	proto_send(c, PROTO_THEN_CLOSE);
+}
+
+/** @brief The login is good: say who it is from now on, then go on. */
+static void proto_login_ok(struct conn *c)
+{
+	struct proto *p = c->pr;
+	struct acl_who who = proto_who(c);
+
+	acl_describe_who(&who, c->check.who, sizeof c->check.who);
+	log_info("tunnel %s: %s: %s authorized", c->t->cfg->name, c->peer,
+		 c->check.who);
+	if (p->login == LOGIN_CHECK)
+		proto_answer_check(c);
+	else
+		proto_dispatch(c);
+}
+
+/** @brief Answer a request without a good login: 401 for GET /auth, 403
+ *  for an upgrade, 407 for CONNECT. The same answer whether the user is
+ *  unknown or the password wrong. @counted: a failed attempt, which
+ *  counts toward the source's lockout. */
+static void proto_login_refused(struct conn *c, int counted, const char *why)
+{
+	struct proto *p = c->pr;
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer_ss;
+	char src[NET_ADDRSTRLEN];
+
+	proto_host_str(sa, src, sizeof src);
+	if (counted) {
+		log_notice("tunnel %s: %s: user=%s: login failed: %s",
+			   c->t->cfg->name, c->peer, p->user, why);
+		if (c->w->lockout &&
+		    auth_lockout_fail(c->w->lockout, sa, timer_now_ms()))
+			log_notice("tunnel %s: source %s locked out for %d s after %d failed logins within %d s",
+				   c->t->cfg->name, src, c->w->auth_lock_s,
+				   c->w->auth_failures, c->w->auth_window_s);
+	} else {
+		log_info("tunnel %s: %s: %s", c->t->cfg->name, c->peer, why);
+	}
+	p->user[0] = '\0';
+	c->t->stats->rejected++;
+	if (p->login == LOGIN_CONNECT)
+		proto_fail(c, LOG_DEBUG, 407,
+			   "Proxy-Authenticate: " PROTO_REALM "\r\n",
+			   "login required: valid Proxy-Authorization credentials");
+	else if (p->login == LOGIN_CHECK)
+		proto_fail(c, LOG_DEBUG, 401, "WWW-Authenticate: " PROTO_REALM "\r\n",
+			   "invalid credentials");
+	else
+		proto_fail(c, LOG_DEBUG, 403, NULL,
+			   "login required: valid Authorization credentials");
+}
+
+/** @brief The verifier's answer, back on the loop. */
+static void proto_verified(void *arg, int ok)
+{
+	struct conn *c = arg;
+	struct proto *p = c->pr;
+
+	p->job = NULL;
+	c->st = CONN_REQUEST;
+	if (ok)
+		auth_cache_put(c->t->auth_cache, p->user, p->pass, timer_now_ms());
+	explicit_bzero(p->pass, sizeof p->pass);
+	if (ok)
+		proto_login_ok(c);
+	else
+		proto_login_refused(c, 1, "wrong password or unknown user");
+}
+
+/** @brief A request that needs a login: a locked-out source is refused
+ *  at once, remembered logins go on at once, the rest are verified off
+ *  the loop. */
+static void proto_login(struct conn *c)
+{
+	struct proto *p = c->pr;
+	const struct cfg_tunnel *t = c->t->cfg;
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer_ss;
+	const struct http_header *h;
+	uint64_t now = timer_now_ms(), left;
+
+	p->login = proto_login_kind(c, &p->req);
+	if (p->login == LOGIN_NONE || t->client_auth == CFG_AUTH_CERTIFICATE) {
+		if (p->login == LOGIN_CHECK)
+			proto_answer_check(c);
+		else
+			proto_dispatch(c);
+		return;
+	}
+	left = c->w->lockout ? auth_lockout_check(c->w->lockout, sa, now) : 0;
+	if (left) {
+		char extra[64];
+		c->t->stats->rejected++;
+		if (p->login == LOGIN_CONNECT) {
+			conn_reject(c, LOG_DEBUG,
+				    "source locked out after failed logins: closed");
+			return;
+		}
+		snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+			 (unsigned long long)(left + 999) / 1000);
+		proto_fail(c, LOG_DEBUG, 429, extra,
+			   "too many failed logins from this address; try again later");
+		return;
+	}
+	h = http_find_header(&p->req.headers, p->login == LOGIN_CONNECT ?
+			     "Proxy-Authorization" : "Authorization");
+	if (!h) {
+		proto_login_refused(c, 0, "no credentials: login required");
+		return;
+	}
+	if (auth_parse_basic(h->value, h->valuelen, p->user, sizeof p->user,
+			     p->pass, sizeof p->pass) < 0) {
+		snprintf(p->user, sizeof p->user, "(unreadable)");
+		proto_login_refused(c, 1, "credentials are not HTTP Basic user:password");
+		return;
+	}
+	if (auth_cache_hit(c->t->auth_cache, p->user, p->pass, now)) {
+		explicit_bzero(p->pass, sizeof p->pass);
+		proto_login_ok(c);
+		return;
+	}
+	if (!c->w->auth ||
+	    !(p->job = auth_submit(c->w->auth, t->passwords, p->user, p->pass,
+				   proto_verified, c))) {
+		explicit_bzero(p->pass, sizeof p->pass);
+		p->user[0] = '\0';
+		proto_fail(c, LOG_WARNING, 503, "Retry-After: 1\r\n",
+			   "too many logins being checked; try again");
+		return;
+	}
+	c->st = CONN_AUTHENTICATING;
+}
+
 /** @brief Read what the client sent until a whole request head is in. */
 static void proto_read(struct conn *c)
 {
@@ -501,10 +707,8 @@ static void proto_read(struct conn *c)
 		proto_fail(c, LOG_INFO, 400, NULL, "request: has a body");
 		return;
 	}
-	if (c->t->cfg->transport == CFG_TRANSPORT_WEBSOCKET)
-		proto_ws_request(c, &req);
-	else
-		proto_connect_request(c, &req);
+	p->req = req;
+	proto_login(c);
 }
 
 void proto_start(struct conn *c)
@@ -597,6 +801,10 @@ void proto_timeout(struct conn *c)
 		conn_reject(c, LOG_INFO,
 			    "no complete request within handshake_timeout (%d s)",
 			    c->t->cfg->handshake_timeout);
+	else if (c->st == CONN_AUTHENTICATING)
+		conn_reject(c, LOG_WARNING,
+			    "user=%s: the password was not verified within handshake_timeout (%d s)",
+			    c->pr->user, c->t->cfg->handshake_timeout);
 	else if (c->st == CONN_RESOLVING)
 		proto_fail(c, LOG_WARNING, 504, NULL,
 			   "resolving %s timed out after %d s", c->pr->host,
@@ -627,6 +835,9 @@ void proto_free(struct conn *c)
 		return;
 	if (c->pr->have_id)
 		tls_identity_free(&c->pr->id);
+	if (c->pr->job)
+		auth_cancel(c->pr->job);
+	explicit_bzero(c->pr->pass, sizeof c->pr->pass);
 	resolve_cancel(c->pr->q);
 	free(c->pr);
 	c->pr = NULL;

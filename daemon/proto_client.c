@@ -154,11 +154,15 @@ static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 	} else if (t->transport != CFG_TRANSPORT_WEBSOCKET && r->status / 100 == 2) {
 		/* the tunnel to destination is open */
 	} else {
+		int login = r->status == 401 || r->status == 403 ||
+			r->status == 407;
 		pc_body_line(p->in + head, p->inlen - head, line, sizeof line);
-		conn_reject(c, LOG_WARNING, "server %s refused %s: HTTP/1.%d %d %.*s%s%s",
+		conn_reject(c, LOG_WARNING, "server %s refused %s: HTTP/1.%d %d %.*s%s%s%s",
 			    t->connect, t->destination ? t->destination : t->path,
 			    r->minor_version, r->status, (int)r->reasonlen, r->reason,
-			    line[0] ? ": " : "", line);
+			    line[0] ? ": " : "", line, !login ? "" :
+			    t->credentials ? " (check the user and password of credentials_file)" :
+			    " (if it takes password logins, set credentials_file)");
 		return;
 	}
 	log_info("tunnel %s: %s: server %s accepted %s", t->name, c->peer,
@@ -264,7 +268,7 @@ void proto_client_start(struct conn *c)
 {
 	const struct cfg_tunnel *t = c->t->cfg;
 	struct proto_client *p;
-	char target[600], extra[300];
+	char target[600], extra[600], login[400] = "";
 	const char *host = t->host_header ? t->host_header : t->connect;
 	int n;
 
@@ -283,16 +287,28 @@ void proto_client_start(struct conn *c)
 				 t->path, t->dest_port, t->dest_host);
 		else
 			snprintf(target, sizeof target, "%s", t->path);
+		if (t->credentials)
+			snprintf(login, sizeof login, "Authorization: %s\r\n",
+				 t->credentials);
 		snprintf(extra, sizeof extra,
 			 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
-			 p->key);
+			 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s",
+			 p->key, login);
 		n = http_format_request(p->out, sizeof p->out, "GET", target,
 					host, extra);
 	} else {
+		/* The server is the proxy here: its login goes in
+		 * Proxy-Authorization. */
+		if (t->credentials)
+			snprintf(login, sizeof login, "Proxy-Authorization: %s\r\n",
+				 t->credentials);
+		snprintf(extra, sizeof extra, "%s", login);
 		n = http_format_request(p->out, sizeof p->out, "CONNECT",
-					t->destination, t->destination, NULL);
+					t->destination, t->destination,
+					login[0] ? extra : NULL);
 	}
+	explicit_bzero(login, sizeof login);
+	explicit_bzero(extra, sizeof extra);
 	if (n < 0) {
 		conn_reject(c, LOG_ERR, "request does not fit");
 		return;

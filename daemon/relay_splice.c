@@ -167,13 +167,13 @@ static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
 static enum dir_step splice_step(struct conn *c, int down)
 {
 	return down ? splice_dir(c, &c->down, 1, &c->bytes_down,
-				 &c->t->stats.bytes_down) :
-		splice_dir(c, &c->up, 0, &c->bytes_up, &c->t->stats.bytes_up);
+				 &c->t->stats->bytes_down) :
+		splice_dir(c, &c->up, 0, &c->bytes_up, &c->t->stats->bytes_up);
 }
 
 static enum relay_status splice_start(struct conn *c)
 {
-	c->t->stats.relayed_ktls++;
+	c->t->stats->relayed_ktls++;
 	return relay_pump(c, splice_step);
 }
 

@@ -89,7 +89,7 @@ static enum dir_step relay_up(struct conn *c)
 			}
 			d->off += n;
 			d->len -= n;
-			c->t->stats.bytes_up += n;
+			c->t->stats->bytes_up += n;
 			c->bytes_up += n;
 			moved += n;
 			if (d->len == 0) {
@@ -187,7 +187,7 @@ static enum dir_step relay_down(struct conn *c)
 			}
 			d->off += n;
 			d->len -= n;
-			c->t->stats.bytes_down += n;
+			c->t->stats->bytes_down += n;
 			c->bytes_down += n;
 			moved += n;
 			if (d->len == 0) {
@@ -222,7 +222,7 @@ static enum dir_step relay_user_step(struct conn *c, int down)
 
 static enum relay_status relay_user_start(struct conn *c)
 {
-	c->t->stats.relayed_user++;
+	c->t->stats->relayed_user++;
 	return relay_pump(c, relay_user_step);
 }
 

@@ -163,7 +163,7 @@ static enum dir_step ws_pipe_out(struct conn *c, struct relay_dir *d, int tls,
 	}
 	d->inpipe -= n;
 	*(tls ? &c->bytes_up : &c->bytes_down) += n;
-	*(tls ? &c->t->stats.bytes_up : &c->t->stats.bytes_down) += n;
+	*(tls ? &c->t->stats->bytes_up : &c->t->stats->bytes_down) += n;
 	*moved += n;
 	return DIR_MOVED;
 }
@@ -218,7 +218,7 @@ static enum dir_step ws_up_user(struct conn *c)
 			if (d->len == 0) {
 				relay_cork(c, d, 0);
 				c->bytes_up += ws->frame_payload;
-				c->t->stats.bytes_up += ws->frame_payload;
+				c->t->stats->bytes_up += ws->frame_payload;
 				moved += ws->frame_payload;
 				d->off = 0;
 				worker_buf_put(c->w, d->buf);
@@ -486,7 +486,7 @@ static enum dir_step ws_write_slices(struct conn *c, struct relay_dir *d,
 			return DIR_FAILED;
 		}
 		c->bytes_down += n;
-		c->t->stats.bytes_down += n;
+		c->t->stats->bytes_down += n;
 		*moved += n;
 		while (n > 0) {
 			struct iovec *v = &ws->iov[ws->iovi];
@@ -638,9 +638,9 @@ static enum relay_status ws_start(struct conn *c)
 	c->wsr->splice_up = c->ktls && !c->wsr->client;
 	c->wsr->splice_down = c->ktls && c->wsr->client;
 	if (c->ktls)
-		c->t->stats.relayed_ktls++;
+		c->t->stats->relayed_ktls++;
 	else
-		c->t->stats.relayed_user++;
+		c->t->stats->relayed_user++;
 	ws_arm_ping(c);
 	return relay_pump(c, ws_step);
 }

@@ -38,21 +38,30 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 	rc = gnutls_certificate_allocate_credentials(&ctx->creds);
 	if (rc < 0)
 		goto gnutls_err;
-	rc = gnutls_certificate_set_x509_key_file2(ctx->creds, t->cert_file,
-						   t->key_file,
-						   GNUTLS_X509_FMT_PEM, NULL, 0);
+	/* A client that logs in with a password may have no certificate. */
+	rc = t->cert_file ?
+		gnutls_certificate_set_x509_key_file2(ctx->creds, t->cert_file,
+						      t->key_file,
+						      GNUTLS_X509_FMT_PEM, NULL, 0) : 0;
 	if (rc < 0) {
 		snprintf(err, errlen,
 			 "tunnel %s: cert_file %s / key_file %s: %s",
 			 t->name, t->cert_file, t->key_file, gnutls_strerror(rc));
 		goto err;
 	}
-	rc = gnutls_certificate_set_x509_trust_file(ctx->creds, t->ca_file,
-						    GNUTLS_X509_FMT_PEM);
+	/* No ca_file: a server taking passwords only verifies no client;
+	 * a client (the console without --ca) trusts the system's CAs. */
+	if (t->ca_file)
+		rc = gnutls_certificate_set_x509_trust_file(ctx->creds, t->ca_file,
+							    GNUTLS_X509_FMT_PEM);
+	else if (t->role == CFG_ROLE_CLIENT)
+		rc = gnutls_certificate_set_x509_system_trust(ctx->creds);
+	else
+		rc = 1;
 	if (rc <= 0) {
 		snprintf(err, errlen, "tunnel %s: ca_file %s: %s", t->name,
-			 t->ca_file, rc == 0 ? "no certificate found" :
-			 gnutls_strerror(rc));
+			 t->ca_file ? t->ca_file : "(the system's trust store)",
+			 rc == 0 ? "no certificate found" : gnutls_strerror(rc));
 		goto err;
 	}
 	tls_priority_string(t, prio, sizeof prio);
@@ -185,7 +194,10 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 	    (rc = gnutls_credentials_set(*s, GNUTLS_CRD_CERTIFICATE, ctx->creds)) < 0)
 		goto err;
 	if (server) {
-		gnutls_certificate_server_set_request(*s, GNUTLS_CERT_REQUIRE);
+		/* Password logins only: no client certificate is asked for. */
+		gnutls_certificate_server_set_request(*s,
+			t->client_auth == CFG_AUTH_PASSWORD ? GNUTLS_CERT_IGNORE :
+			GNUTLS_CERT_REQUIRE);
 	} else {
 		const char *name = t->server_name;
 		if (name && !net_is_ip_literal(name) &&

@@ -12,9 +12,10 @@
 /* Kinds of objects registered with a worker's epoll; each such object
  * starts with an int holding its kind. */
 enum ev_kind { EV_LISTENER = 1, EV_CONN_TLS, EV_CONN_PLAIN, EV_SIGNAL,
-	       EV_RESOLVER };
+	       EV_RESOLVER, EV_AUTH, EV_CONTROL };
 
 struct tunnel;
+struct auth_cache;
 
 struct listener {
 	int kind;		/* EV_LISTENER */
@@ -22,8 +23,10 @@ struct listener {
 	struct tunnel *t;
 };
 
-/* Counted per worker; the status output of a later issue sums them. */
+/* Counted per worker, in memory the master shares with its workers (so it
+ * reads them without asking): each worker writes only its own. */
 struct tunnel_stats {
+	uint64_t active;		/* connections open now */
 	uint64_t accepted;
 	uint64_t rejected;		/* handshake or authorization failed */
 	uint64_t relayed_user;		/* connections on the userspace path */
@@ -37,7 +40,9 @@ struct tunnel {
 	struct tls_ctx tls;
 	struct listener listeners[NET_MAX_ADDRS];
 	int nlisteners;
-	struct tunnel_stats stats;
+	struct tunnel_stats *stats;	/* this worker's, shared with the master */
+	int runtime_id;			/* added at run time: its id; else 0 */
+	struct auth_cache *auth_cache;	/* worker: its logins remembered */
 };
 
 #endif

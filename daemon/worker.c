@@ -11,9 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "log.h"
 #include "resolve.h"
+#include "runtime.h"
 #include "worker.h"
 
 #define WORKER_EVENTS 256
@@ -73,22 +75,45 @@ void worker_queue(struct worker *w, struct conn *c)
 	w->ready = c;
 }
 
-/** @brief Add (EPOLL_CTL_ADD) or remove (EPOLL_CTL_DEL) every listener
- *  of this worker's epoll set. */
+/** @brief Add (EPOLL_CTL_ADD) or remove (EPOLL_CTL_DEL) the listeners
+ *  of one tunnel. */
+static int worker_tunnel_listeners(struct worker *w, struct tunnel *t, int op)
+{
+	for (int j = 0; j < t->nlisteners; j++) {
+		struct listener *l = &t->listeners[j];
+		struct epoll_event ev = {
+			/* Wake one worker per new connection. */
+			.events = EPOLLIN | EPOLLEXCLUSIVE,
+			.data.ptr = l,
+		};
+		if (l->fd >= 0 && epoll_ctl(w->ep, op, l->fd, &ev) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/** @brief The same for every listener: configured and runtime tunnels. */
 static int worker_listeners(struct worker *w, int op)
 {
 	for (size_t i = 0; i < w->ntunnels; i++)
-		for (int j = 0; j < w->tunnels[i].nlisteners; j++) {
-			struct listener *l = &w->tunnels[i].listeners[j];
-			struct epoll_event ev = {
-				/* Wake one worker per new connection. */
-				.events = EPOLLIN | EPOLLEXCLUSIVE,
-				.data.ptr = l,
-			};
-			if (l->fd >= 0 && epoll_ctl(w->ep, op, l->fd, &ev) < 0)
-				return -1;
-		}
+		if (worker_tunnel_listeners(w, &w->tunnels[i], op) < 0)
+			return -1;
+	for (size_t i = 0; i < w->nrt; i++)
+		if (worker_tunnel_listeners(w, w->rt[i], op) < 0)
+			return -1;
 	return 0;
+}
+
+/** @brief Close a tunnel's listeners (the master and other workers keep
+ *  their own copies of the socket: the epoll entry goes explicitly). */
+static void worker_close_listeners(struct worker *w, struct tunnel *t)
+{
+	if (!w->accept_resume && !w->draining)
+		worker_tunnel_listeners(w, t, EPOLL_CTL_DEL);
+	for (int j = 0; j < t->nlisteners; j++) {
+		close(t->listeners[j].fd);
+		t->listeners[j].fd = -1;
+	}
 }
 
 /** @brief Accept what is waiting on a listener, a bounded batch at a
@@ -178,18 +203,115 @@ static void worker_drain(struct worker *w)
 {
 	if (w->draining)
 		return;
+	for (size_t i = 0; i < w->ntunnels; i++)
+		worker_close_listeners(w, &w->tunnels[i]);
+	for (size_t i = 0; i < w->nrt; i++)
+		worker_close_listeners(w, w->rt[i]);
 	w->draining = 1;
 	w->drain_deadline = timer_now_ms() + 1000ULL * w->drain_timeout;
-	if (!w->accept_resume)
-		worker_listeners(w, EPOLL_CTL_DEL);
-	for (size_t i = 0; i < w->ntunnels; i++)
-		for (int j = 0; j < w->tunnels[i].nlisteners; j++) {
-			struct listener *l = &w->tunnels[i].listeners[j];
-			close(l->fd);
-			l->fd = -1;
-		}
 	log_info("worker %d: draining %zu connection%s", w->id, w->nconns,
 		 w->nconns == 1 ? "" : "s");
+}
+
+/** @brief The configured client tunnel named @name, or NULL. */
+static struct tunnel *worker_find_via(struct worker *w, const char *name)
+{
+	for (size_t i = 0; i < w->ntunnels; i++)
+		if (strcmp(w->tunnels[i].cfg->name, name) == 0)
+			return &w->tunnels[i];
+	return NULL;
+}
+
+/** @brief RT_ADD: a runtime tunnel from the master, listening on @fd. */
+static void worker_rt_add(struct worker *w, const struct rt_msg *m, int fd)
+{
+	struct tunnel *via = worker_find_via(w, m->via), *t, **rt;
+	char err[300];
+
+	if (fd < 0 || !via || w->draining) {
+		if (!w->draining)
+			log_err("worker %d: runtime tunnel %d: %s", w->id, m->id,
+				fd < 0 ? "no listening socket came with it" :
+				"its via tunnel is not in this generation");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rt = realloc(w->rt, (w->nrt + 1) * sizeof *w->rt);
+	if (!rt) {
+		close(fd);
+		log_err("worker %d: runtime tunnel %d: out of memory", w->id, m->id);
+		return;
+	}
+	w->rt = rt;
+	t = rt_tunnel_new(via, m, fd, &w->rt_stats[m->slot], err, sizeof err);
+	if (!t) {
+		close(fd);
+		log_err("worker %d: runtime tunnel %d: %s", w->id, m->id, err);
+		return;
+	}
+	w->rt[w->nrt++] = t;
+	if (!w->accept_resume && worker_tunnel_listeners(w, t, EPOLL_CTL_ADD) < 0)
+		log_err("worker %d: epoll: %s", w->id, strerror(errno));
+	log_debug("worker %d: tunnel %s: listening on %s, asking for %s",
+		  w->id, t->cfg->name, t->cfg->listen, t->cfg->destination);
+}
+
+/** @brief RT_CLOSE: stop accepting on a runtime tunnel; its connections
+ *  go on, and it is freed after the last (worker_rt_reap). */
+static void worker_rt_close(struct worker *w, int id)
+{
+	for (size_t i = 0; i < w->nrt; i++)
+		if (w->rt[i]->runtime_id == id && w->rt[i]->nlisteners) {
+			worker_close_listeners(w, w->rt[i]);
+			w->rt[i]->nlisteners = 0;
+		}
+}
+
+/** @brief Free closed runtime tunnels nobody uses any more. */
+static void worker_rt_reap(struct worker *w)
+{
+	for (size_t i = 0; i < w->nrt;) {
+		struct tunnel *t = w->rt[i];
+		if (t->nlisteners || t->stats->active) {
+			i++;
+			continue;
+		}
+		rt_tunnel_free(t);
+		w->rt[i] = w->rt[--w->nrt];
+	}
+}
+
+/** @brief Messages from the master; its end closing means it is gone. */
+static void worker_control(struct worker *w)
+{
+	struct rt_msg m;
+	int fd, rc;
+
+	for (int i = 0; i < 64; i++) {
+		rc = rt_recv(w->ctl.fd, &m, &fd);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			if (errno != EPROTO) {
+				/* The master is gone: finish like on SIGTERM. */
+				epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ctl.fd, NULL);
+				close(w->ctl.fd);
+				w->ctl.fd = -1;
+				worker_drain(w);
+				return;
+			}
+			log_err("worker %d: a malformed message from the master",
+				w->id);
+			continue;
+		}
+		if (m.op == RT_ADD)
+			worker_rt_add(w, &m, fd);
+		else if (m.op == RT_CLOSE)
+			worker_rt_close(w, m.id);
+		else if (fd >= 0)
+			close(fd);
+	}
 }
 
 static void worker_signals(struct worker *w, int sfd)
@@ -246,27 +368,72 @@ static int worker_timeout(const struct worker *w)
 	return t;
 }
 
-void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls, struct resolve *res,
-		int drain_timeout, const sigset_t *sigs)
+/** @brief Password logins: a cache per tunnel that takes them, and the
+ *  verifier threads (started here, after fork and the privilege drop). */
+static int worker_auth_setup(struct worker *w, const struct worker_setup *s)
 {
-	struct worker w = { .tunnels = tunnels, .ntunnels = ntunnels,
-			    .ktls = ktls, .res = res, .id = id,
-			    .drain_timeout = drain_timeout };
+	char err[256];
+	int any = 0;
+
+	for (size_t i = 0; i < w->ntunnels; i++) {
+		struct tunnel *t = &w->tunnels[i];
+		if (!t->cfg->passwords)
+			continue;
+		any = 1;
+		if (auth_cache_new(&t->auth_cache, 1024, t->cfg->auth_cache_ttl) < 0) {
+			log_err("worker %d: tunnel %s: login cache: out of memory",
+				w->id, t->cfg->name);
+			return -1;
+		}
+	}
+	if (!any)
+		return 0;
+	if (auth_pool_new(&w->auth, s->auth_threads, 64, err, sizeof err) < 0) {
+		log_err("worker %d: password verifiers: %s", w->id, err);
+		return -1;
+	}
+	w->authev.kind = EV_AUTH;
+	w->authev.fd = auth_pool_fd(w->auth);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->authev };
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->authev.fd, &ev) < 0) {
+		log_err("worker %d: epoll: %s", w->id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void worker_run(const struct worker_setup *s)
+{
+	struct worker w = { .tunnels = s->tunnels, .ntunnels = s->ntunnels,
+			    .ktls = s->ktls, .res = s->res, .id = s->id,
+			    .drain_timeout = s->drain_timeout,
+			    .lockout = s->lockout,
+			    .auth_failures = s->auth_failures,
+			    .auth_window_s = s->auth_window_s,
+			    .auth_lock_s = s->auth_lock_s,
+			    .rt_stats = s->stats + s->ntunnels,
+			    .ctl = { EV_CONTROL, s->ctl } };
 	struct epoll_event evs[WORKER_EVENTS];
 	struct { int kind; int fd; } sig = { EV_SIGNAL, -1 };
+	int id = s->id;
 
 	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < w.ntunnels; i++)
+		w.tunnels[i].stats = &s->stats[i];
 	w.ep = epoll_create1(EPOLL_CLOEXEC);
-	sig.fd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	sig.fd = signalfd(-1, s->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sig };
+	struct epoll_event cev = { .events = EPOLLIN, .data.ptr = &w.ctl };
 	if (w.ep < 0 || sig.fd < 0 ||
-	    epoll_ctl(w.ep, EPOLL_CTL_ADD, sig.fd, &sev) < 0) {
+	    epoll_ctl(w.ep, EPOLL_CTL_ADD, sig.fd, &sev) < 0 ||
+	    (w.ctl.fd >= 0 && epoll_ctl(w.ep, EPOLL_CTL_ADD, w.ctl.fd, &cev) < 0)) {
 		log_err("worker %d: epoll/signalfd: %s", id, strerror(errno));
 		exit(1);
 	}
-	if (res)
-		resolve_attach(res, w.ep);
+	if (worker_auth_setup(&w, s) < 0)
+		exit(1);
+	if (w.res)
+		resolve_attach(w.res, w.ep);
 	if (worker_listeners(&w, EPOLL_CTL_ADD) < 0) {
 		log_err("worker %d: epoll: %s", id, strerror(errno));
 		exit(1);
@@ -288,6 +455,10 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 				worker_signals(&w, sig.fd);
 			else if (kind == EV_RESOLVER)
 				resolve_event(evs[i].data.ptr, evs[i].events);
+			else if (kind == EV_AUTH)
+				auth_pool_event(w.auth);
+			else if (kind == EV_CONTROL)
+				worker_control(&w);
 			else
 				conn_event(evs[i].data.ptr, evs[i].events);
 		}
@@ -295,6 +466,7 @@ void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
 		worker_run_ready(&w);
 		worker_run_timers(&w);
 		worker_reap(&w);
+		worker_rt_reap(&w);
 		worker_accept_resume(&w);
 		worker_check_drained(&w);
 	}

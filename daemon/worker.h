@@ -19,6 +19,22 @@ struct worker_ktls {
 	char why[160];		/* when not: why */
 };
 
+/* What the master gives a new worker. */
+struct worker_setup {
+	struct tunnel *tunnels;		/* the generation's */
+	size_t ntunnels;
+	int id;				/* 1.. */
+	const struct worker_ktls *ktls;
+	struct resolve *res;		/* NULL when no tunnel is dynamic */
+	int drain_timeout;		/* seconds */
+	const sigset_t *sigs;		/* blocked; read through a signalfd */
+	struct tunnel_stats *stats;	/* this worker's row: ntunnels + RT_MAX */
+	int ctl;			/* the master's channel (runtime.h) */
+	struct auth_lockout *lockout;	/* shared; NULL without passwords */
+	int auth_threads;
+	int auth_failures, auth_window_s, auth_lock_s;
+};
+
 struct worker {
 	int ep;				/* epoll fd */
 	struct timer_heap timers;
@@ -34,6 +50,14 @@ struct worker {
 	int npipes;
 	const struct worker_ktls *ktls;
 	struct resolve *res;		/* dynamic destinations' names; or NULL */
+	struct auth_pool *auth;		/* password verifiers; or NULL */
+	struct tunnel **rt;		/* runtime tunnels (runtime.h) */
+	size_t nrt;
+	struct tunnel_stats *rt_stats;	/* their counters: RT_MAX rows */
+	struct { int kind; int fd; } ctl;	/* EV_CONTROL: the master's */
+	struct { int kind; int fd; } authev;	/* EV_AUTH: verifications done */
+	struct auth_lockout *lockout;	/* failing sources, shared; or NULL */
+	int auth_failures, auth_window_s, auth_lock_s;	/* for its log line */
 	int id;
 	int drain_timeout;		/* seconds */
 	int draining;
@@ -42,14 +66,10 @@ struct worker {
 	uint64_t accept_warned;		/* last accept error logged */
 };
 
-/** @brief Serve the tunnels' listeners; on SIGTERM stop accepting and
- *  exit once the connections are done or @drain_timeout seconds passed.
- *  @sigs are blocked and read through a signalfd. @res (NULL when no
- *  tunnel has connect = "dynamic") resolves on this worker's epoll.
- *  Never returns. */
-void worker_run(struct tunnel *tunnels, size_t ntunnels, int id,
-		const struct worker_ktls *ktls, struct resolve *res,
-		int drain_timeout, const sigset_t *sigs);
+/** @brief Serve the tunnels' listeners, and the runtime tunnels the
+ *  master sends; on SIGTERM stop accepting and exit once the connections
+ *  are done or drain_timeout seconds passed. Never returns. */
+void worker_run(const struct worker_setup *s);
 
 /** @brief A relay buffer (RELAY_BUF_SIZE), from the pool if one is idle. */
 unsigned char *worker_buf_get(struct worker *w);

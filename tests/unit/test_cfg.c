@@ -5,12 +5,14 @@
 #include <check.h>
 #include <errno.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "acl.h"
+#include "auth.h"
 #include "cfg.h"
 #include "tls.h"
 #include "unit.h"
@@ -833,9 +835,9 @@ START_TEST(err_missing_required)
 	EXPECT_ERR(edit(SRV(""), "key_file = \"server.key\";", ""),
 		   ":2: tunnel web.key_file: missing: a server tunnel needs it");
 	EXPECT_ERR(edit(SRV(""), "ca_file = \"ca.pem\";", ""),
-		   ":2: tunnel web.ca_file: missing: a server tunnel needs it");
+		   ":2: tunnel web.ca_file: missing: a server tunnel needs it (to verify client certificates; client_auth = \"password\" needs none)");
 	EXPECT_ERR(edit(CLI(""), "key_file = \"server.key\";", ""),
-		   ":2: tunnel web.key_file: missing: a client tunnel needs it");
+		   ":2: tunnel web.key_file: missing: a client tunnel needs its certificate and key, unless it logs in with credentials_file");
 	/* the second tunnel, without a name, is counted from 0 */
 	EXPECT_ERR("tunnels = (\n"
 		   "  { name = \"a\"; role = \"server\"; listen = \"127.0.0.1:1\";\n"
@@ -907,6 +909,91 @@ START_TEST(protocol_settings_load)
 	ck_assert_int_eq(c.tunnels[0].ws_ping_interval, 30);
 	cfg_free(&c);
 	free(text);
+}
+END_TEST
+
+START_TEST(password_settings)
+{
+	struct cfg c;
+	char err[CFG_ERRLEN], *text;
+	const char *path;
+	/* "pw" under sha512crypt with a fixed salt (crypt(3), made once). */
+	char *users = unit_write("users",
+		"# comment\nsimon:$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/\n");
+	char *creds = unit_write("creds", "simon:pw\n");
+
+	chmod(creds, 0600);
+	ck_assert(asprintf(&text, SRV("connect = \"dynamic\"; acl = ( { user = [ \"simon\" ]; allow = [ \"a:1\" ]; } ); client_auth = \"password\"; password_file = \"%s\"; auth_cache_ttl = 0;"),
+			   users) > 0);
+	text = (char *)edit(text, "connect = \"127.0.0.1:50080\";", "");
+	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
+	ck_assert_int_eq(c.tunnels[0].client_auth, CFG_AUTH_PASSWORD);
+	ck_assert_int_eq(c.tunnels[0].auth_cache_ttl, 0);
+	ck_assert_ptr_nonnull(c.tunnels[0].passwords);
+	ck_assert_int_eq(auth_db_count(c.tunnels[0].passwords), 1);
+	ck_assert_int_eq(c.auth_threads, 2);
+	ck_assert_int_eq(c.auth_failures, AUTH_LOCK_FAILURES);
+	cfg_free(&c);
+	/* A password-only server needs no ca_file. */
+	text = (char *)edit(text, "ca_file = \"ca.pem\";", "");
+	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
+	ck_assert_ptr_null(c.tunnels[0].ca_file);
+	cfg_free(&c);
+	/* A client with credentials_file needs no certificate. */
+	ck_assert(asprintf(&text, CLI("transport = \"websocket\"; credentials_file = \"%s\";"),
+			   creds) > 0);
+	text = (char *)edit(edit(text, "cert_file = \"server.pem\";", ""),
+			    "key_file = \"server.key\";", "");
+	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
+	ck_assert_str_eq(c.tunnels[0].credentials, "Basic c2ltb246cHc=");
+	ck_assert_str_eq(c.tunnels[0].cred_user, "simon");
+	cfg_free(&c);
+	/* ...but one others can read is refused, naming its mode. */
+	chmod(creds, 0640);
+	ck_assert_int_eq(load(&c, text, &path, err), -1);
+	ck_assert_msg(strstr(err, ":10: tunnel web.credentials_file: ") &&
+		      strstr(err, "has mode 0640") && !strstr(err, "pw\n"), "%s", err);
+	free(users);
+	free(creds);
+}
+END_TEST
+
+START_TEST(err_password_settings)
+{
+	char *weak = unit_write("weak", "simon:5f4dcc3b5aa765d61d8327deb882cf99\n");
+	char *text;
+
+	EXPECT_ERR(SRV("client_auth = \"pin\";"),
+		   ":10: tunnel web.client_auth: expected \"certificate\", \"password\" or \"both\", got \"pin\"");
+	EXPECT_ERR(SRV("transport = \"websocket\"; client_auth = \"password\";"),
+		   ":10: tunnel web.client_auth: \"password\" needs password_file (user:HASH lines; make a hash with ssltunneld --hash-password)");
+	EXPECT_ERR(SRV("password_file = \"/x\";"),
+		   ":10: tunnel web.password_file: only with client_auth = \"password\" or \"both\"");
+	EXPECT_ERR(SRV("client_auth = \"both\"; password_file = \"/x\";"),
+		   ":10: tunnel web.client_auth: passwords come in HTTP requests: needs transport = \"websocket\" or connect = \"dynamic\"");
+	EXPECT_ERR(CLI("client_auth = \"password\";"),
+		   ":10: tunnel web.client_auth: only for role \"server\"; this tunnel has role \"client\"");
+	EXPECT_ERR(SRV("credentials_file = \"/x\";"),
+		   ":10: tunnel web.credentials_file: only for role \"client\"; this tunnel has role \"server\"");
+	EXPECT_ERR(CLI("credentials_file = \"/x\";"),
+		   ":10: tunnel web.credentials_file: passwords go in HTTP requests: needs transport = \"websocket\" or destination");
+	EXPECT_ERR("daemon = { auth_threads = 0; };\n" SRV(""),
+		   ":1: daemon.auth_threads: expected an integer from 1 to 64, got 0");
+	ck_assert(asprintf(&text, SRV("transport = \"websocket\"; client_auth = \"password\"; password_file = \"%s\";"),
+			   weak) > 0);
+	{
+		struct cfg c;
+		char err[CFG_ERRLEN];
+		const char *path;
+
+		ck_assert_int_eq(load(&c, text, &path, err), -1);
+		ck_assert_msg(strstr(err, ":10: tunnel web.password_file: ") &&
+			      strstr(err, "weak:1: user simon: ") &&
+			      strstr(err, "MD5") &&
+			      !strstr(err, "5f4dcc3b"), "%s", err);
+	}
+	free(text);
+	free(weak);
 }
 END_TEST
 
@@ -1174,6 +1261,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(good, built_in_defaults);
 	tcase_add_test(good, protocol_settings_load);
 	tcase_add_test(good, proxy_auth_file_read);
+	tcase_add_test(good, password_settings);
 	tcase_add_test(good, workers_zero_means_one_per_cpu);
 	tcase_add_test(good, each_word_of_each_enum);
 	tcase_add_test(good, daemon_log_file_user_chroot);
@@ -1207,6 +1295,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(bad, err_name_too_long);
 	tcase_add_test(bad, err_name_in_defaults);
 	tcase_add_test(bad, err_protocol_settings);
+	tcase_add_test(bad, err_password_settings);
 	tcase_add_test(bad, err_setting_for_the_other_role);
 	tcase_add_test(bad, err_duplicates);
 	tcase_add_test(bad, err_bad_addresses);

@@ -1,0 +1,93 @@
+/* master_int.h - the master's state, shared by master.c (processes,
+ * generations, signals) and master_ctl.c (runtime tunnels and the
+ * commands of the control socket and console). Internal to those two. */
+#ifndef SSLTUNNEL_MASTER_INT_H
+#define SSLTUNNEL_MASTER_INT_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "control.h"
+#include "runtime.h"
+#include "tunnel.h"
+#include "worker.h"
+
+struct master_slot {
+	pid_t pid;			/* 0: not running */
+	int ctl;			/* our end of its control channel; -1 */
+	uint64_t started;
+	uint64_t respawn_at;
+	int backoff_ms;
+};
+
+/* Workers started from one configuration. */
+struct master_gen {
+	int id;
+	struct cfg cfg;
+	struct tunnel *tunnels;
+	struct worker_ktls ktls;
+	struct master_slot *slots;
+	int nslots;
+	int draining;			/* told to finish; not re-forked */
+	uint64_t kill_at;		/* draining: when stragglers get KILL */
+	/* Counters the workers write and we read: nslots rows of
+	 * (ntunnels + RT_MAX) entries, MAP_SHARED. */
+	struct tunnel_stats *stats;
+	size_t stats_size;
+	struct auth_lockout *lockout;	/* shared; NULL without passwords */
+	void *lockout_mem;
+	size_t lockout_size;
+	struct master_gen *next;
+};
+
+/* A runtime tunnel: its listener stays open in the master for its life,
+ * across generations. */
+struct master_rt {
+	struct rt_msg msg;		/* what the workers are told */
+	int fd;				/* the listener */
+	uint64_t base_bytes_up, base_bytes_down, base_accepted;
+					/* from generations gone since */
+	struct master_rt *next;
+};
+
+struct master {
+	struct master_gen *gens;	/* newest first; gens->draining == 0 */
+	int next_gen;
+	int sfd;
+	sigset_t blocked;
+	int stopping;
+	uint64_t stop_kill_at;
+	struct control *ctl;		/* control socket and console; or NULL */
+	const char *console_via;	/* the console's tunnel, or NULL */
+	struct master_rt *rts;
+	int next_rt_id;
+	int reload_wanted;		/* the control asked for a reload */
+	int stop_wanted;		/* the console said exit */
+};
+
+/** @brief The counters of tunnel (or runtime slot) column @col in the
+ *  row of worker @slot of @g. */
+struct tunnel_stats *master_stats(const struct master_gen *g, int slot,
+				  size_t col);
+/** @brief A SIGHUP-style reload; 0, or -1 with @err (the running
+ *  configuration stays). */
+int master_reload(struct master *m, char *err, size_t errlen);
+
+/* master_ctl.c */
+
+/** @brief The control's executor (control_exec_fn) over @arg, a master. */
+int master_ctl_exec(void *arg, const struct control_peer *who, int argc,
+		    char **argv, struct control_reply *out);
+/** @brief Tell a worker just forked (its channel @sock) every runtime
+ *  tunnel. -1 if the channel failed. */
+int master_rt_send_all(struct master *m, int sock);
+/** @brief After a reload: keep the runtime tunnels whose via tunnel is
+ *  still configured, close the others (logged). */
+void master_rt_rebind(struct master *m);
+/** @brief A generation is freed: keep its counts of the runtime tunnels. */
+void master_rt_retire(struct master *m, const struct master_gen *g);
+void master_rt_free_all(struct master *m);
+
+#endif

@@ -14,10 +14,14 @@ trap 'rm -rf "$tmp"' EXIT
 "$top_srcdir/scripts/mkcerts" --client-cn ops-laptop "$tmp/certs" >"$tmp/mkcerts.log" 2>&1 ||
 	{ echo "FAIL: scripts/mkcerts: $(tail -n 3 "$tmp/mkcerts.log")" >&2; exit 1; }
 printf 'user:password\n' >"$tmp/proxy.auth"
+printf 'simon:%s\n' "$(printf 'a password\n' | "$bin" --hash-password)" >"$tmp/users" ||
+	{ echo "FAIL: ssltunneld --hash-password" >&2; exit 1; }
 rc=0 n=0
 for f in "$top_srcdir"/conf/examples/*.conf; do
 	name=${f##*/}
-	sed -E '/^[[:space:]]*(connect|http_proxy)[[:space:]]*=/s/[A-Za-z0-9.-]*(example\.com|\.example)/localhost/' \
+	# The control socket goes to the scratch folder (-t does not open it).
+	sed -E -e '/^[[:space:]]*(connect|http_proxy)[[:space:]]*=/s/[A-Za-z0-9.-]*(example\.com|\.example)/localhost/' \
+		-e "s|/run/ssltunnel/control|$tmp/control|" \
 		"$f" >"$tmp/$name"
 	if out=$("$bin" -t -c "$tmp/$name" 2>&1); then
 		echo "examples.sh: $name: valid"

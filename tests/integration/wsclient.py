@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """wsclient.py - a WebSocket tunnel client built on python3-websockets,
 speaking node-websocket-tunnel's protocol to a server tunnel: it upgrades
-wss://localhost:PORT/PATH with a client certificate, sends a file as
-binary messages at once (without waiting for "ready"), and saves the
-binary messages it receives.
+wss://localhost:PORT/PATH (with a client certificate, Basic credentials
+or both), sends a file as binary messages at once (without waiting for
+"ready"), and saves the binary messages it receives.
 
-  wsclient.py PORT --cert C --key K --ca CA [--path /tunnel?port=N]
+  wsclient.py PORT [--cert C --key K] --ca CA [--path /tunnel?port=N]
+              [--user U --password P]
               [--send FILE] [--out FILE] [--expect BYTES]
               [--chunk BYTES] [--fragments N] [--ping] [--text-first]
               [--linger SECONDS]
+
+Without --cert/--key no client certificate is offered. With --user and
+--password the upgrade carries "Authorization: Basic BASE64(U:P)".
 
 Prints one line per event: "status {json}" for each text message,
 "pong" after a ping was answered, "close CODE REASON" at the end, and
@@ -16,6 +20,8 @@ Prints one line per event: "status {json}" for each text message,
 """
 import argparse
 import asyncio
+import base64
+import inspect
 import ssl
 import sys
 
@@ -24,12 +30,26 @@ import websockets
 
 async def run(a):
     ctx = ssl.create_default_context(cafile=a.ca)
-    ctx.load_cert_chain(a.cert, a.key)
+    if a.cert:
+        ctx.load_cert_chain(a.cert, a.key)
     url = "wss://localhost:%d%s" % (a.port, a.path)
+    kw = {}
+    if a.user is not None:
+        token = base64.b64encode(("%s:%s" % (a.user, a.password))
+                                 .encode("utf-8")).decode("ascii")
+        # websockets < 14 (legacy client): extra_headers; the newer
+        # client calls it additional_headers.
+        try:
+            params = inspect.signature(websockets.connect).parameters
+        except (TypeError, ValueError):
+            params = {}
+        name = ("additional_headers" if "additional_headers" in params
+                else "extra_headers")
+        kw[name] = [("Authorization", "Basic " + token)]
     try:
         ws = await websockets.connect(url, ssl=ctx, max_size=None,
                                       ping_interval=None, compression=None,
-                                      open_timeout=a.timeout)
+                                      open_timeout=a.timeout, **kw)
     except websockets.exceptions.InvalidStatusCode as e:
         print("http %d" % e.status_code)
         return 0
@@ -78,9 +98,11 @@ async def run(a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("port", type=int)
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     ap.add_argument("--ca", required=True)
+    ap.add_argument("--user")
+    ap.add_argument("--password")
     ap.add_argument("--path", default="/tunnel")
     ap.add_argument("--send")
     ap.add_argument("--out")
@@ -92,7 +114,12 @@ def main():
     ap.add_argument("--linger", type=float, default=0,
                     help="seconds to wait before sending")
     ap.add_argument("--timeout", type=float, default=60)
-    return asyncio.run(run(ap.parse_args()))
+    a = ap.parse_args()
+    if (a.cert is None) != (a.key is None):
+        ap.error("--cert and --key go together")
+    if (a.user is None) != (a.password is None):
+        ap.error("--user and --password go together")
+    return asyncio.run(run(a))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
  *
  *   REQUEST     read one HTTP/1.1 request head (at most HTTP_MAX_HEAD,
  *               within handshake_timeout); what came behind it is kept
+ *   AUTHENTICATING  a tunnel taking passwords checks the request's Basic
+ *               credentials off the loop (proto_auth.c)
  *   (decide)    the fixed `connect`, or the destination the request
  *               names: an IP literal is checked by the acl at once, a
  *               name first by the acl's name rules, then resolved
@@ -32,45 +34,10 @@
 #include "http.h"
 #include "log.h"
 #include "proto.h"
+#include "proto_int.h"
 #include "resolve.h"
 #include "worker.h"
 #include "ws.h"
-
-/* The request head and what may come behind it in the same reads. */
-#define PROTO_IN (HTTP_MAX_HEAD + 8192)
-#define PROTO_OUT 2048
-
-/* What a request needs a login for (on a tunnel taking passwords). */
-enum proto_login { LOGIN_NONE, LOGIN_CHECK, LOGIN_WS, LOGIN_CONNECT };
-
-#define PROTO_REALM "Basic realm=\"ssltunnel\""
-
-/* What follows once the answer is out. */
-enum proto_then { PROTO_THEN_CLOSE, PROTO_THEN_CONNECT, PROTO_THEN_RELAY };
-
-struct proto {
-	char in[PROTO_IN];
-	size_t inlen;
-	size_t head;			/* the request head's length, once read */
-	struct http_request req;	/* the request, pointing into in */
-	enum proto_login login;		/* what it logs in for */
-	char user[AUTH_USER_MAX];	/* who logged in, or is being checked */
-	char pass[AUTH_PASS_MAX];	/* while being checked; wiped after */
-	struct auth_job *job;		/* the check, off the loop */
-	int ws;				/* the request is a WebSocket upgrade */
-	char accept[HTTP_WS_ACCEPT_LEN + 1];	/* its Sec-WebSocket-Accept */
-	struct tls_identity id;		/* the peer's, for the acl */
-	int have_id;			/* id read from the session */
-	char host[HTTP_HOST_MAX];	/* the destination asked for */
-	unsigned port;
-	char dest[HTTP_HOST_MAX + 16];	/* "host:port", for logs */
-	struct net_addr addrs[NET_MAX_ADDRS];	/* allowed addresses */
-	int naddrs;
-	struct resolve_req *q;
-	char out[PROTO_OUT];		/* the answer being sent */
-	size_t outlen, outoff;
-	enum proto_then then;
-};
 
 /* GET / on a WebSocket listener, as the original server answers it. */
 static const char proto_page[] =
@@ -86,7 +53,7 @@ int proto_needed(const struct cfg_tunnel *t)
 static void proto_flush(struct conn *c);
 
 /** @brief Send what is in the out buffer, then do what @then says. */
-static void proto_send(struct conn *c, enum proto_then then)
+void proto_send(struct conn *c, enum proto_then then)
 {
 	c->st = CONN_RESPONDING;
 	c->pr->then = then;
@@ -94,13 +61,7 @@ static void proto_send(struct conn *c, enum proto_then then)
 	proto_flush(c);
 }
 
-/** @brief Answer with an HTTP error and close; @why goes in the body and,
- *  at @level, in the log. */
-static void proto_fail(struct conn *c, int level, int status,
-		       const char *extra, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static void proto_fail(struct conn *c, int level, int status,
+void proto_fail(struct conn *c, int level, int status,
 		       const char *extra, const char *fmt, ...)
 {
 	struct proto *p = c->pr;
@@ -225,7 +186,7 @@ static void proto_go(struct conn *c)
 /** @brief Log one acl decision at notice, in one shape for every
  *  outcome: who, the destination, its address, the verdict. */
 /** @brief An address without its port, for logs. */
-static void proto_host_str(const struct sockaddr *sa, char *as, size_t len)
+void proto_host_str(const struct sockaddr *sa, char *as, size_t len)
 {
 	as[0] = '\0';
 	if (sa)
@@ -253,7 +214,7 @@ static void proto_log_verdict(struct conn *c, const struct sockaddr *sa,
 
 /** @brief Who asks, for the acl: the peer's certificate identity, read
  *  from the session once per connection. */
-static struct acl_who proto_who(struct conn *c)
+struct acl_who proto_who(struct conn *c)
 {
 	struct proto *p = c->pr;
 	struct acl_who who = { .id = NULL, .user = NULL };
@@ -478,7 +439,7 @@ static void proto_connect_request(struct conn *c, const struct http_request *r)
 
 /** @brief The request, once any login it needs is done: a WebSocket
  *  listener's or a CONNECT tunnel's. */
-static void proto_dispatch(struct conn *c)
+void proto_dispatch(struct conn *c)
 {
 	struct proto *p = c->pr;
 
@@ -486,180 +447,6 @@ static void proto_dispatch(struct conn *c)
 		proto_ws_request(c, &p->req);
 	else
 		proto_connect_request(c, &p->req);
-}
-
-/** @brief Does the request need a login, and for what? GET /auth checks
- *  credentials (the original's endpoint), an upgrade on the tunnel path
- *  or a CONNECT opens a tunnel; anything else is answered without one. */
-static enum proto_login proto_login_kind(const struct conn *c,
-					 const struct http_request *r)
-{
-	const struct cfg_tunnel *t = c->t->cfg;
-	const char *path, *query;
-	size_t pathlen, querylen;
-	int get = r->methodlen == 3 && memcmp(r->method, "GET", 3) == 0;
-
-	if (r->methodlen == 7 && memcmp(r->method, "CONNECT", 7) == 0)
-		return t->transport == CFG_TRANSPORT_WEBSOCKET ? LOGIN_NONE :
-			LOGIN_CONNECT;
-	if (!get || http_split_target(r->target, r->targetlen, &path, &pathlen,
-				      &query, &querylen) < 0)
-		return LOGIN_NONE;
-	if (t->transport == CFG_TRANSPORT_WEBSOCKET &&
-	    pathlen == strlen(t->path) && memcmp(path, t->path, pathlen) == 0 &&
-	    http_find_header(&r->headers, "Upgrade"))
-		return LOGIN_WS;
-	if (pathlen == 5 && memcmp(path, "/auth", 5) == 0)
-		return LOGIN_CHECK;
-	return LOGIN_NONE;
-}
-
-/** @brief GET /auth with good credentials (or a certificate that
- *  already proved them): 204, and close. */
-static void proto_answer_check(struct conn *c)
-{
-	struct proto *p = c->pr;
-	int n = http_format_response(p->out, sizeof p->out, 204, NULL, NULL);
-
-	log_info("tunnel %s: %s: %s: GET /auth: answered 204", c->t->cfg->name,
-		 c->peer, c->check.who);
-	if (n < 0) {
-		conn_close(c, 1);
-		return;
-	}
-	p->outlen = n;
-	proto_send(c, PROTO_THEN_CLOSE);
-}
-
-/** @brief The login is good: say who it is from now on, then go on. */
-static void proto_login_ok(struct conn *c)
-{
-	struct proto *p = c->pr;
-	struct acl_who who = proto_who(c);
-
-	acl_describe_who(&who, c->check.who, sizeof c->check.who);
-	log_info("tunnel %s: %s: %s authorized", c->t->cfg->name, c->peer,
-		 c->check.who);
-	if (p->login == LOGIN_CHECK)
-		proto_answer_check(c);
-	else
-		proto_dispatch(c);
-}
-
-/** @brief Answer a request without a good login: 401 for GET /auth, 403
- *  for an upgrade, 407 for CONNECT. The same answer whether the user is
- *  unknown or the password wrong. @counted: a failed attempt, which
- *  counts toward the source's lockout. */
-static void proto_login_refused(struct conn *c, int counted, const char *why)
-{
-	struct proto *p = c->pr;
-	const struct sockaddr *sa = (const struct sockaddr *)&c->peer_ss;
-	char src[NET_ADDRSTRLEN];
-
-	proto_host_str(sa, src, sizeof src);
-	if (counted) {
-		log_notice("tunnel %s: %s: user=%s: login failed: %s",
-			   c->t->cfg->name, c->peer, p->user, why);
-		if (c->w->lockout &&
-		    auth_lockout_fail(c->w->lockout, sa, timer_now_ms()))
-			log_notice("tunnel %s: source %s locked out for %d s after %d failed logins within %d s",
-				   c->t->cfg->name, src, c->w->auth_lock_s,
-				   c->w->auth_failures, c->w->auth_window_s);
-	} else {
-		log_info("tunnel %s: %s: %s", c->t->cfg->name, c->peer, why);
-	}
-	p->user[0] = '\0';
-	c->t->stats->rejected++;
-	if (p->login == LOGIN_CONNECT)
-		proto_fail(c, LOG_DEBUG, 407,
-			   "Proxy-Authenticate: " PROTO_REALM "\r\n",
-			   "login required: valid Proxy-Authorization credentials");
-	else if (p->login == LOGIN_CHECK)
-		proto_fail(c, LOG_DEBUG, 401, "WWW-Authenticate: " PROTO_REALM "\r\n",
-			   "invalid credentials");
-	else
-		proto_fail(c, LOG_DEBUG, 403, NULL,
-			   "login required: valid Authorization credentials");
-}
-
-/** @brief The verifier's answer, back on the loop. */
-static void proto_verified(void *arg, int ok)
-{
-	struct conn *c = arg;
-	struct proto *p = c->pr;
-
-	p->job = NULL;
-	c->st = CONN_REQUEST;
-	if (ok)
-		auth_cache_put(c->t->auth_cache, p->user, p->pass, timer_now_ms());
-	explicit_bzero(p->pass, sizeof p->pass);
-	if (ok)
-		proto_login_ok(c);
-	else
-		proto_login_refused(c, 1, "wrong password or unknown user");
-}
-
-/** @brief A request that needs a login: a locked-out source is refused
- *  at once, remembered logins go on at once, the rest are verified off
- *  the loop. */
-static void proto_login(struct conn *c)
-{
-	struct proto *p = c->pr;
-	const struct cfg_tunnel *t = c->t->cfg;
-	const struct sockaddr *sa = (const struct sockaddr *)&c->peer_ss;
-	const struct http_header *h;
-	uint64_t now = timer_now_ms(), left;
-
-	p->login = proto_login_kind(c, &p->req);
-	if (p->login == LOGIN_NONE || t->client_auth == CFG_AUTH_CERTIFICATE) {
-		if (p->login == LOGIN_CHECK)
-			proto_answer_check(c);
-		else
-			proto_dispatch(c);
-		return;
-	}
-	left = c->w->lockout ? auth_lockout_check(c->w->lockout, sa, now) : 0;
-	if (left) {
-		char extra[64];
-		c->t->stats->rejected++;
-		if (p->login == LOGIN_CONNECT) {
-			conn_reject(c, LOG_DEBUG,
-				    "source locked out after failed logins: closed");
-			return;
-		}
-		snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-			 (unsigned long long)(left + 999) / 1000);
-		proto_fail(c, LOG_DEBUG, 429, extra,
-			   "too many failed logins from this address; try again later");
-		return;
-	}
-	h = http_find_header(&p->req.headers, p->login == LOGIN_CONNECT ?
-			     "Proxy-Authorization" : "Authorization");
-	if (!h) {
-		proto_login_refused(c, 0, "no credentials: login required");
-		return;
-	}
-	if (auth_parse_basic(h->value, h->valuelen, p->user, sizeof p->user,
-			     p->pass, sizeof p->pass) < 0) {
-		snprintf(p->user, sizeof p->user, "(unreadable)");
-		proto_login_refused(c, 1, "credentials are not HTTP Basic user:password");
-		return;
-	}
-	if (auth_cache_hit(c->t->auth_cache, p->user, p->pass, now)) {
-		explicit_bzero(p->pass, sizeof p->pass);
-		proto_login_ok(c);
-		return;
-	}
-	if (!c->w->auth ||
-	    !(p->job = auth_submit(c->w->auth, t->passwords, p->user, p->pass,
-				   proto_verified, c))) {
-		explicit_bzero(p->pass, sizeof p->pass);
-		p->user[0] = '\0';
-		proto_fail(c, LOG_WARNING, 503, "Retry-After: 1\r\n",
-			   "too many logins being checked; try again");
-		return;
-	}
-	c->st = CONN_AUTHENTICATING;
 }
 
 /** @brief Read what the client sent until a whole request head is in. */

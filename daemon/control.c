@@ -1,20 +1,18 @@
-/* control.c - the master's control socket and console: one command per
- * line in, framed replies out, bounded buffers, nothing that blocks
+/* control.c - the master's control socket: one command per line in,
+ * framed replies out, bounded buffers, nothing that blocks (who a peer
+ * is and whether it may connect: control_peer.c; the console:
+ * control_console.c)
  *
  * The master polls what control_pollfds() asks for and hands the result
  * to control_handle(). Socket clients are non-blocking: a client that
  * sends a line too long is told so and closed, one that does not read
- * its replies is dropped once they pile up past CONTROL_QUEUE_MAX. The
- * console is read once per readiness (no O_NONBLOCK on a descriptor the
- * shell shares) and written with plain blocking writes.
+ * its replies is dropped once they pile up past CONTROL_QUEUE_MAX.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,52 +23,18 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "control_int.h"
 #include "log.h"
 
-/* A line's buffer: CONTROL_LINE_MAX bytes, a "\r" and the "\n". */
-#define CONTROL_IN_MAX (CONTROL_LINE_MAX + 2)
 /* Unsent replies of one client: a full reply and its status line fit. */
 #define CONTROL_QUEUE_MAX (CONTROL_REPLY_MAX + 1024)
 #define CONTROL_LOG_MAX 200	/* bytes of a command line in the log */
-#define CONTROL_GROUPS_MAX 256	/* groups of a peer's user looked at */
 #define CONTROL_ACCEPT_BURST 32	/* connections taken per readiness */
-#define CONTROL_NAME_MAX 64
-#define CONTROL_EMPTY 2		/* control_run(): no command on the line */
 
 static const char control_trunc[] = "... (reply truncated)\n";
 /* Text past this is cut, leaving room for a "\n" and the mark, so that a
  * reply never exceeds CONTROL_REPLY_MAX and a longer one was cut. */
 #define CONTROL_TEXT_MAX (CONTROL_REPLY_MAX - sizeof control_trunc)
-
-struct control_client {
-	int fd;			/* -1: a free slot */
-	int eof;		/* the peer sends no more: close once flushed */
-	struct control_peer peer;
-	char in[CONTROL_IN_MAX];
-	size_t inlen;
-	char *out;		/* replies not sent yet: out[outoff..outlen) */
-	size_t outoff, outlen, outcap;
-};
-
-struct control {
-	control_exec_fn exec;
-	void *arg;
-	int lfd;		/* the listening socket, or -1 */
-	int spare;		/* a descriptor to give up when out of them */
-	char *path;		/* the socket file, removed by control_free() */
-	dev_t dev;		/* ... if it is still the one we made */
-	ino_t ino;
-	pid_t owner;		/* ... and only by the process that made it */
-	uid_t uid;		/* the daemon's user */
-	gid_t gid;		/* the socket's group */
-	char user[CONTROL_NAME_MAX], group[CONTROL_NAME_MAX];
-	struct control_client cl[CONTROL_CLIENTS_MAX];
-	int con_in, con_out;	/* the console, or -1 */
-	int con_tty;		/* con_in is a terminal: prompt */
-	int con_skip;		/* dropping the rest of an overlong line */
-	char con_buf[CONTROL_IN_MAX];
-	size_t con_len;
-};
 
 /* ---- replies ---- */
 
@@ -186,8 +150,8 @@ static void control_log_line(const struct control_peer *who, const char *line,
 /** @brief Check, log, split and execute one command line (@len bytes, no
  *  "\n"), filling @r. Returns the executor's verdict, or CONTROL_EMPTY
  *  for a line without words. */
-static int control_run(struct control *c, const struct control_peer *who,
-		       char *line, size_t len, struct control_reply *r)
+int control_run(struct control *c, const struct control_peer *who,
+		char *line, size_t len, struct control_reply *r)
 {
 	char *argv[CONTROL_ARGS_MAX + 1];
 	int argc, rc;
@@ -216,7 +180,7 @@ static int control_run(struct control *c, const struct control_peer *who,
 
 /** @brief Find the end of the first line in @buf (@len bytes): returns
  *  the "\n" or NULL, and in @linelen the length without "\r\n". */
-static char *control_eol(char *buf, size_t len, size_t *linelen)
+char *control_eol(char *buf, size_t len, size_t *linelen)
 {
 	char *nl = memchr(buf, '\n', len);
 
@@ -227,49 +191,6 @@ static char *control_eol(char *buf, size_t len, size_t *linelen)
 	if (*linelen && buf[*linelen - 1] == '\r')
 		buf[--*linelen] = '\0';
 	return nl;
-}
-
-/* ---- names, for the log ---- */
-
-/** @brief The login name of @uid into @name, and its primary group into
- *  @gid; -1 if the user database has no such user. */
-static int control_user_of(uid_t uid, char *name, size_t len, gid_t *gid)
-{
-	struct passwd pw, *res = NULL;
-	char scratch[4096];
-
-	if (getpwuid_r(uid, &pw, scratch, sizeof scratch, &res) != 0 || !res)
-		return -1;
-	snprintf(name, len, "%s", pw.pw_name);
-	if (gid)
-		*gid = pw.pw_gid;
-	return 0;
-}
-
-/** @brief The name of group @gid into @name, or its number. */
-static void control_group_name(gid_t gid, char *name, size_t len)
-{
-	struct group gr, *res = NULL;
-	char scratch[4096];
-
-	if (getgrgid_r(gid, &gr, scratch, sizeof scratch, &res) == 0 && res)
-		snprintf(name, len, "%s", gr.gr_name);
-	else
-		snprintf(name, len, "%u", (unsigned)gid);
-}
-
-/** @brief "uid U (NAME) gid G pid P" for a peer; no "(NAME)" for a uid
- *  without a user. */
-static void control_who(const struct control_peer *p, char *buf, size_t len)
-{
-	char name[CONTROL_NAME_MAX];
-
-	if (control_user_of(p->uid, name, sizeof name, NULL) == 0)
-		snprintf(buf, len, "uid %u (%s) gid %u pid %ld", (unsigned)p->uid,
-			 name, (unsigned)p->gid, (long)p->pid);
-	else
-		snprintf(buf, len, "uid %u gid %u pid %ld", (unsigned)p->uid,
-			 (unsigned)p->gid, (long)p->pid);
 }
 
 /* ---- socket clients ---- */
@@ -457,76 +378,6 @@ static int control_client_read(struct control *c, struct control_client *cl)
 	return rc;
 }
 
-/** @brief May the peer @cr use the socket: root, the daemon's user, or a
- *  member of the socket's group (primary or in the group database)? */
-static int control_allowed(const struct control *c, const struct ucred *cr)
-{
-	gid_t groups[CONTROL_GROUPS_MAX], pgid;
-	char name[CONTROL_NAME_MAX];
-	int n = CONTROL_GROUPS_MAX;
-
-	if (cr->uid == 0 || cr->uid == c->uid || cr->gid == c->gid)
-		return 1;
-	if (control_user_of(cr->uid, name, sizeof name, &pgid) < 0)
-		return 0;
-	if (getgrouplist(name, pgid, groups, &n) < 0 || n > CONTROL_GROUPS_MAX)
-		n = CONTROL_GROUPS_MAX;	/* glibc filled the first ones */
-	for (int i = 0; i < n; i++)
-		if (groups[i] == c->gid)
-			return 1;
-	return 0;
-}
-
-/** @brief Write @msg to a socket that is being closed, if it fits now. */
-static void control_say(int fd, const char *msg)
-{
-	ssize_t k = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	(void)k;
-}
-
-/** @brief Check the peer of a new connection @fd and give it a slot, or
- *  tell it why not and close it. */
-static void control_admit(struct control *c, int fd)
-{
-	struct control_client *cl = NULL;
-	struct control_peer p = { 0 };
-	socklen_t len = sizeof(struct ucred);
-	struct ucred cr;
-	char who[256];
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-		log_warn("control: connection on %s: SO_PEERCRED: %s; closed",
-			 c->path, strerror(errno));
-		close(fd);
-		return;
-	}
-	p.pid = cr.pid;
-	p.uid = cr.uid;
-	p.gid = cr.gid;
-	control_who(&p, who, sizeof who);
-	if (!control_allowed(c, &cr)) {
-		log_warn("control: refused %s: not root, not %s and not in group %s",
-			 who, c->user, c->group);
-		control_say(fd, "error: not allowed\n");
-		close(fd);
-		return;
-	}
-	for (int i = 0; i < CONTROL_CLIENTS_MAX && !cl; i++)
-		if (c->cl[i].fd < 0)
-			cl = &c->cl[i];
-	if (!cl) {
-		log_warn("control: refused %s: too many control connections (%d)",
-			 who, CONTROL_CLIENTS_MAX);
-		control_say(fd, "error: too many control connections\n");
-		close(fd);
-		return;
-	}
-	log_notice("control: connection from %s", who);
-	cl->fd = fd;
-	cl->peer = p;
-}
-
 /** @brief Take the connections waiting on the listening socket. */
 static void control_accept(struct control *c)
 {
@@ -576,138 +427,6 @@ static int control_client_io(struct control *c, struct control_client *cl,
 	if (cl->fd >= 0 && (revents & (POLLOUT | POLLHUP | POLLERR)))
 		control_client_flush(cl);
 	return rc;
-}
-
-/* ---- the console ---- */
-
-/** @brief Write all of @buf to the console; gives up on an error. */
-static void control_write(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t k = write(fd, buf, len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-				if (poll(&p, 1, 1000) > 0)
-					continue;
-			}
-			return;
-		}
-		buf += k;
-		len -= k;
-	}
-}
-
-/** @brief Write @s to the console. */
-static void control_puts(struct control *c, const char *s)
-{
-	control_write(c->con_out, s, strlen(s));
-}
-
-void control_prompt(struct control *c)
-{
-	if (c->con_in >= 0 && c->con_tty)
-		control_puts(c, "> ");
-}
-
-/** @brief Run one console line and print its reply, then the prompt. */
-static int control_console_line(struct control *c, char *line, size_t len)
-{
-	struct control_peer me = { .console = 1, .pid = getpid(),
-				   .uid = getuid(), .gid = getgid() };
-	struct control_reply r = { 0 };
-	int rc;
-
-	if (len > CONTROL_LINE_MAX) {
-		control_puts(c, "Error: command line longer than 4096 bytes\n");
-		control_prompt(c);
-		return 0;
-	}
-	rc = control_run(c, &me, line, len, &r);
-	if (r.len)
-		control_write(c->con_out, r.buf, r.len);
-	free(r.buf);
-	if (rc == CONTROL_EXIT)
-		return CONTROL_EXIT;
-	if (rc == CONTROL_ERROR) {
-		control_puts(c, "Error: ");
-		control_puts(c, r.error);
-		control_puts(c, "\n");
-	}
-	control_prompt(c);
-	return 0;
-}
-
-/** @brief The console's input ended: run a last unfinished line, stop. */
-static int control_console_eof(struct control *c)
-{
-	size_t len = c->con_len;
-
-	int rc = 0;
-
-	if (len && !c->con_skip) {
-		c->con_buf[len] = '\n';
-		control_eol(c->con_buf, len + 1, &len);
-		rc = control_console_line(c, c->con_buf, len);
-	}
-	if (c->con_tty && rc != CONTROL_EXIT)
-		control_puts(c, "\n");	/* past the prompt ^D left */
-	c->con_in = -1;
-	c->con_len = 0;
-	return CONTROL_EXIT;
-}
-
-/** @brief Read what the console has (one read: poll() said it won't
- *  block) and run its complete lines. */
-static int control_console_read(struct control *c)
-{
-	ssize_t k = read(c->con_in, c->con_buf + c->con_len,
-			 sizeof c->con_buf - 1 - c->con_len);
-	char *start = c->con_buf, *nl;
-	size_t left, len;
-
-	if (k < 0) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		log_err("control: console: read: %s; leaving", strerror(errno));
-		c->con_len = 0;
-	}
-	if (k <= 0)
-		return control_console_eof(c);
-	left = c->con_len + k;
-	while ((nl = control_eol(start, left, &len))) {
-		left -= nl + 1 - start;
-		if (c->con_skip) {
-			c->con_skip = 0;
-			control_prompt(c);
-		} else if (control_console_line(c, start, len) == CONTROL_EXIT) {
-			return CONTROL_EXIT;
-		}
-		start = nl + 1;
-	}
-	if (left == sizeof c->con_buf - 1) {
-		if (!c->con_skip)
-			control_puts(c, "Error: command line longer than 4096 bytes\n");
-		c->con_skip = 1;
-		left = 0;
-	}
-	memmove(c->con_buf, start, left);
-	c->con_len = left;
-	return 0;
-}
-
-int control_console(struct control *c, int in, int out)
-{
-	if (in < 0 || out < 0)
-		return -1;
-	c->con_in = in;
-	c->con_out = out;
-	c->con_tty = isatty(in);
-	c->con_skip = 0;
-	c->con_len = 0;
-	return 0;
 }
 
 /* ---- the socket ---- */

@@ -66,20 +66,23 @@ static int console_read_line(const char *prompt, char *buf, size_t len,
 	struct termios old, quiet;
 	int tty = isatty(STDIN_FILENO), rc = 0;
 
-	fputs(prompt, stdout);
-	fflush(stdout);
+	/* Echo goes off before the prompt shows, and input typed ahead is
+	 * kept (TCSADRAIN, not TCSAFLUSH): a quick typist's password is
+	 * neither echoed nor lost. */
 	if (!echo && tty && tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &quiet);
 	} else {
 		tty = 0;
 	}
+	fputs(prompt, stdout);
+	fflush(stdout);
 	if (!fgets(buf, (int)len, stdin))
 		rc = -1;
 	if (tty)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &old);
 	if (rc == 0)
 		buf[strcspn(buf, "\r\n")] = '\0';
 	return rc;

@@ -78,15 +78,16 @@ static int main_hash_password(void)
 	int rc = 0;
 
 	if (tty) {
-		fputs("Password: ", stderr);
+		/* Echo off first, typed-ahead input kept (see console.c). */
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &quiet);
+		fputs("Password: ", stderr);
 	}
 	if (!fgets(pass, sizeof pass, stdin))
 		pass[0] = '\0';
 	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &old);
 		fputs("\n", stderr);
 	}
 	pass[strcspn(pass, "\r\n")] = '\0';

@@ -398,14 +398,17 @@ rc=$?
 [ "$rc" = 2 ] && [ ! -s "$T/l-conn" ] ||
 	fail "CONNECT during the lockout: exit $rc, expected the connection closed: $(cat "$T/l-conn")"
 [ "$(backend_conns)" = "$n0" ] || fail "a locked-out CONNECT reached the backend"
-auth_expect 204 "$T/l-other" "$LK" "simon:$PW_SIMON" --interface 127.0.0.2
-auth_expect 401 "$T/l-other-wrong" "$LK" "simon:$WRONG" --interface 127.0.0.2
 auth_expect 429 "$T/l-429c" "$LK" "simon:$WRONG"
 elapsed=$((($(date +%s%N) - locked_at) / 1000000))
 [ "$elapsed" -lt $((LOCK_S * 1000)) ] || fail "the lockout checks took $elapsed ms, longer than the lockout (test too slow to judge)"
+# Another source is counted apart (whenever this runs: 127.0.0.1's lock
+# is not its business).
+auth_expect 204 "$T/l-other" "$LK" "simon:$PW_SIMON" --interface 127.0.0.2
+auth_expect 401 "$T/l-other-wrong" "$LK" "simon:$WRONG" --interface 127.0.0.2
+elapsed=$((($(date +%s%N) - locked_at) / 1000000))
 n=$(grep -c 'locked out for' "$T/l.log")
 [ "$n" = 1 ] || fail "$n lockout lines, expected 1: $(grep 'locked out for' "$T/l.log")"
-sleep $(awk -v e="$elapsed" -v l="$LOCK_S" 'BEGIN { printf "%.1f", (l * 1000 + 1000 - e) / 1000 }')
+sleep $(awk -v e="$elapsed" -v l="$LOCK_S" 'BEGIN { s = (l * 1000 + 1000 - e) / 1000; if (s < 0) s = 0; printf "%.1f", s }')
 auth_expect 204 "$T/l-after" "$LK" "simon:$PW_SIMON"
 connect_req "$T/req" "127.0.0.1:$BE" "Proxy-Authorization: Basic $(basic "simon:$PW_SIMON")"
 tlsreq "$LKG" client1 "$T/req" --data "$T/hello" --out "$T/l-echo" --expect 10 >"$T/l-conn2"

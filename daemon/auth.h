@@ -36,6 +36,7 @@ struct auth_pool;
 struct auth_job;
 struct auth_cache;
 struct auth_lockout;
+struct auth_gate;
 
 /* ---- the password file ---- */
 
@@ -86,6 +87,9 @@ int auth_parse_basic(const char *value, size_t len, char *user,
  *  fork and after privileges are dropped. */
 int auth_pool_new(struct auth_pool **out, int nthreads, int max_queue,
 		  char *err, size_t errlen);
+/** @brief Verifications of @p wait for a slot of @g (shared by the
+ *  generation's workers) before they run; NULL: no cap. */
+void auth_pool_set_gate(struct auth_pool *p, struct auth_gate *g);
 /** @brief An eventfd, readable when finished jobs wait for
  *  auth_pool_event(). */
 int auth_pool_fd(const struct auth_pool *p);
@@ -117,6 +121,17 @@ int auth_cache_hit(struct auth_cache *c, const char *user, const char *pass,
 void auth_cache_put(struct auth_cache *c, const char *user, const char *pass,
 		    uint64_t now_ms);
 void auth_cache_free(struct auth_cache *c);
+
+/* ---- at most N verifications at once, all workers (auth_gate.c) ---- */
+
+/** @brief Bytes for a gate of @n slots. */
+size_t auth_gate_size(int n);
+/** @brief Make a gate of @n slots in @mem (MAP_SHARED memory made before
+ *  the workers fork); NULL if @size is too small or n < 1. */
+struct auth_gate *auth_gate_init(void *mem, size_t size, int n);
+/** @brief Wait for a slot: its number, or -1 (then go on without). */
+int auth_gate_enter(struct auth_gate *g);
+void auth_gate_leave(struct auth_gate *g, int slot);
 
 /* ---- lockout of failing sources (shared memory, all workers) ---- */
 

@@ -194,6 +194,7 @@ static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "dns_servers", cfg_apply_dns_servers, D(dns_servers), 0, 0, NULL, -1 },
 	{ "control_socket", cfg_apply_path, D(control_socket), 0, 0, NULL, -1 },
 	{ "auth_threads", cfg_apply_int, D(auth_threads), 1, 64, NULL, -1 },
+	{ "auth_parallel", cfg_apply_int, D(auth_parallel), 0, 1024, NULL, -1 },
 	{ "auth_failures", cfg_apply_int, D(auth_failures), 1, 1000, NULL, -1 },
 	{ "auth_failure_window", cfg_apply_int, D(auth_failure_window), 1, 86400, NULL, -1 },
 	{ "auth_lockout_time", cfg_apply_int, D(auth_lockout_time), 0, 86400, NULL, -1 },
@@ -676,6 +677,11 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;
+	}
+	if (c->auth_parallel == 0) {
+		/* Leave a CPU to the tunnels (bench/auth-flood). */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->auth_parallel = n > 2 ? (n > 1024 ? 1023 : (int)n - 1) : 1;
 	}
 	rc = 0;
 out:

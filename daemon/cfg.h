@@ -95,6 +95,8 @@ struct cfg {
 	struct cfg_strlist dns_servers;	/* "ip:port"; none: /etc/resolv.conf */
 	char *control_socket;		/* the master's Unix socket, or NULL */
 	int auth_threads;		/* password verifiers per worker */
+	int auth_parallel;		/* verifications at once, all workers;
+					   resolved: never 0 */
 	int auth_failures;		/* failed logins that lock a source out */
 	int auth_failure_window;	/* seconds they are counted over */
 	int auth_lockout_time;		/* seconds a source stays locked out */

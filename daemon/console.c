@@ -336,6 +336,7 @@ int console_main(int argc, char **argv)
 		workers = n > 0 ? (n > 64 ? 64 : (int)n) : 1;
 	}
 	cfg.workers = workers;
+	cfg.auth_parallel = 1;		/* the console verifies no password */
 	if (!(cfg.tunnels = calloc(1, sizeof *cfg.tunnels)))
 		return 1;
 	cfg.ntunnels = 1;

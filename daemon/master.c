@@ -367,7 +367,8 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		.ktls = &g->ktls, .res = res,
 		.drain_timeout = g->cfg.drain_timeout, .sigs = &m->blocked,
 		.stats = master_stats(g, id - 1, 0), .ctl = sp[1],
-		.lockout = g->lockout, .auth_threads = g->cfg.auth_threads,
+		.lockout = g->lockout, .gate = g->gate,
+		.auth_threads = g->cfg.auth_threads,
 		.auth_failures = g->cfg.auth_failures,
 		.auth_window_s = g->cfg.auth_failure_window,
 		.auth_lock_s = g->cfg.auth_lockout_time,
@@ -463,6 +464,7 @@ static void master_gen_drain(struct master_gen *g)
 static int master_gen_shared(struct master_gen *g)
 {
 	int passwords = 0;
+	size_t gsize;
 
 	g->stats_size = (size_t)g->nslots * (g->cfg.ntunnels + RT_MAX) *
 		sizeof *g->stats;
@@ -476,18 +478,22 @@ static int master_gen_shared(struct master_gen *g)
 		passwords |= g->cfg.tunnels[i].passwords != NULL;
 	if (!passwords)
 		return 0;
-	g->lockout_size = auth_lockout_size(4096);
+	/* The gate first, then the lockout table, 64-byte aligned. */
+	gsize = (auth_gate_size(g->cfg.auth_parallel) + 63) & ~(size_t)63;
+	g->lockout_size = gsize + auth_lockout_size(4096);
 	g->lockout_mem = mmap(NULL, g->lockout_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (g->lockout_mem == MAP_FAILED) {
 		g->lockout_mem = NULL;
 		return -1;
 	}
-	g->lockout = auth_lockout_init(g->lockout_mem, g->lockout_size,
+	g->gate = auth_gate_init(g->lockout_mem, gsize, g->cfg.auth_parallel);
+	g->lockout = auth_lockout_init((char *)g->lockout_mem + gsize,
+				       g->lockout_size - gsize,
 				       g->cfg.auth_failures,
 				       g->cfg.auth_failure_window,
 				       g->cfg.auth_lockout_time);
-	return g->lockout ? 0 : -1;
+	return g->lockout && g->gate ? 0 : -1;
 }
 
 /** @brief Build a generation from a loaded config; NULL with @err. */

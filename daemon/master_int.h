@@ -37,7 +37,8 @@ struct master_gen {
 	struct tunnel_stats *stats;
 	size_t stats_size;
 	struct auth_lockout *lockout;	/* shared; NULL without passwords */
-	void *lockout_mem;
+	struct auth_gate *gate;		/* the cap on verifications, likewise */
+	void *lockout_mem;		/* both, in one mapping */
 	size_t lockout_size;
 	struct master_gen *next;
 };

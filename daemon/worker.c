@@ -392,6 +392,7 @@ static int worker_auth_setup(struct worker *w, const struct worker_setup *s)
 		log_err("worker %d: password verifiers: %s", w->id, err);
 		return -1;
 	}
+	auth_pool_set_gate(w->auth, s->gate);
 	w->authev.kind = EV_AUTH;
 	w->authev.fd = auth_pool_fd(w->auth);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->authev };

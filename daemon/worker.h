@@ -31,6 +31,7 @@ struct worker_setup {
 	struct tunnel_stats *stats;	/* this worker's row: ntunnels + RT_MAX */
 	int ctl;			/* the master's channel (runtime.h) */
 	struct auth_lockout *lockout;	/* shared; NULL without passwords */
+	struct auth_gate *gate;		/* shared cap on verifications, likewise */
 	int auth_threads;
 	int auth_failures, auth_window_s, auth_lock_s;
 };

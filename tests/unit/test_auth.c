@@ -16,6 +16,8 @@
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1055,7 +1057,7 @@ static int task_blocks(const char *tid, int sig)
 	return mask >> (sig - 1) & 1;
 }
 
-START_TEST(pool_threads_nice_and_deaf)
+START_TEST(pool_threads_idle_and_deaf)
 {
 	struct auth_db *db = pool_db();
 	struct auth_pool *p;
@@ -1072,11 +1074,12 @@ START_TEST(pool_threads_nice_and_deaf)
 		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
 			continue;
 		threads++;
-		/* field 19: nice, set by the thread once it runs */
+		/* field 41: the scheduling policy, set by the thread once it
+		 * runs: SCHED_IDLE (5) */
 		for (double end = now_ms() + 2000;
-		     task_stat(e->d_name, 19) != 10 && now_ms() < end;)
+		     task_stat(e->d_name, 41) != SCHED_IDLE && now_ms() < end;)
 			usleep(1000);
-		ck_assert_int_eq(task_stat(e->d_name, 19), 10);
+		ck_assert_int_eq(task_stat(e->d_name, 41), SCHED_IDLE);
 		ck_assert(task_blocks(e->d_name, SIGTERM));
 		ck_assert(task_blocks(e->d_name, SIGHUP));
 		ck_assert(task_blocks(e->d_name, SIGCHLD));
@@ -1085,9 +1088,72 @@ START_TEST(pool_threads_nice_and_deaf)
 	ck_assert_int_eq(threads, 3);
 	/* the caller's own mask and priority are as they were */
 	ck_assert_int_eq(task_stat(self, 19), 0);
+	ck_assert_int_eq(task_stat(self, 41), SCHED_OTHER);
 	ck_assert(!task_blocks(self, SIGTERM));
 	auth_pool_free(p);
 	auth_db_free(db);
+}
+END_TEST
+
+/* The gate: N slots shared by processes; a holder that dies gives its
+ * slot back. */
+START_TEST(gate_slots_shared_and_robust)
+{
+	size_t size = auth_gate_size(1);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct auth_gate *g;
+	int p[2], status, slot;
+	char c;
+	pid_t kid;
+
+	ck_assert_ptr_ne(mem, MAP_FAILED);
+	ck_assert_ptr_null(auth_gate_init(mem, size, 0));
+	ck_assert_ptr_null(auth_gate_init(mem, size - 1, 1));
+	g = auth_gate_init(mem, size, 1);
+	ck_assert_ptr_nonnull(g);
+	/* A child takes the only slot and dies holding it. */
+	ck_assert_int_eq(pipe(p), 0);
+	kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		c = auth_gate_enter(g) == 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	kill(kid, SIGKILL);
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	/* Its slot is ours now, not lost. */
+	slot = auth_gate_enter(g);
+	ck_assert_int_eq(slot, 0);
+	/* Held: another process waits until it is left. */
+	kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		int s = auth_gate_enter(g);
+		c = s == 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(2);
+		auth_gate_leave(g, s);
+		_exit(0);
+	}
+	{
+		struct pollfd pf = { p[0], POLLIN, 0 };
+		ck_assert_int_eq(poll(&pf, 1, 200), 0);	/* still waiting */
+		auth_gate_leave(g, slot);
+		ck_assert_int_eq(poll(&pf, 1, 5000), 1);
+	}
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p[0]);
+	close(p[1]);
+	munmap(mem, size);
 }
 END_TEST
 
@@ -1130,7 +1196,8 @@ static Suite *auth_suite(void)
 	tcase_add_test(pool, pool_cancel);
 	tcase_add_test(pool, pool_queue_full);
 	tcase_add_test(pool, pool_free_with_jobs);
-	tcase_add_test(pool, pool_threads_nice_and_deaf);
+	tcase_add_test(pool, pool_threads_idle_and_deaf);
+	tcase_add_test(pool, gate_slots_shared_and_robust);
 	suite_add_tcase(s, pool);
 	return s;
 }

@@ -326,6 +326,10 @@ static void conn_handshake(struct conn *c)
 		/* Tell the peer why, as far as TLS can (best effort). */
 		gnutls_alert_send_appropriate(c->sess, rc);
 		c->t->stats->rejected++;
+		c->t->stats->hs_fail[c->check.failed ? c->check.why :
+				     rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+				     rc == GNUTLS_E_CERTIFICATE_REQUIRED ?
+				     TLS_FAIL_NO_CERT : TLS_FAIL_PROTOCOL]++;
 		conn_reject(c, LOG_NOTICE, "%s", reason);
 		return;
 	}
@@ -366,12 +370,15 @@ static int conn_try_ktls(struct conn *c, char *why, size_t len)
 	const struct worker_ktls *k = c->w->ktls;
 	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, spent, never = 0;
 
+	c->user_why = USER_WHY_HANDOFF;
 	if (k->mode == CFG_KTLS_OFF) {
 		snprintf(why, len, "ktls = \"off\"");
+		c->user_why = USER_WHY_OFF;
 		return 0;
 	}
 	if (!k->available) {
 		snprintf(why, len, "%s", k->why);
+		c->user_why = USER_WHY_NO_KERNEL;
 		return 0;
 	}
 	if (worker_pipe_get(c->w, up) < 0 || worker_pipe_get(c->w, down) < 0) {
@@ -490,6 +497,7 @@ void conn_timeout(struct conn *c)
 {
 	if (c->st == CONN_HANDSHAKING) {
 		c->t->stats->rejected++;
+		c->t->stats->hs_fail[TLS_FAIL_TIMEOUT]++;
 		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",
 			    c->t->cfg->handshake_timeout);
 	} else if (c->st == CONN_CONNECTING && c->pr) {

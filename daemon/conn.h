@@ -56,6 +56,7 @@ struct conn {
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	const struct relay_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
+	int user_why;		/* if not: why (enum tunnel_user_why) */
 	int ulp;		/* "tls" ULP attached to the TLS leg */
 	int ws;			/* the TLS leg carries WebSocket frames */
 	struct relay_ws *wsr;	/* the WebSocket mover's state */

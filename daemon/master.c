@@ -776,7 +776,7 @@ static int master_control_open(struct master *m, const struct master_opts *o)
 int master_run(struct cfg *cfg, struct tunnel *tunnels,
 	       const struct master_opts *o)
 {
-	struct master m = { .sfd = -1 };
+	struct master m = { .sfd = -1, .started = timer_now_ms() };
 	int detach = o->detach;
 	char err[CFG_ERRLEN];
 	int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -262,16 +263,16 @@ static int ctl_tunnel_close(struct master *m, const struct control_peer *who,
 	return CONTROL_OK;
 }
 
-/** @brief Sum column @col of every worker row of @g into @sum. */
-static void ctl_sum(const struct master_gen *g, size_t col,
-		    struct tunnel_stats *sum)
+void master_stats_add(const struct master_gen *g, size_t col,
+		      struct tunnel_stats *sum)
 {
+	/* Every field is a uint64_t counter: add them all. */
+	uint64_t *to = (uint64_t *)sum;
+
 	for (int i = 0; i < g->nslots; i++) {
-		const struct tunnel_stats *s = master_stats(g, i, col);
-		sum->active += s->active;
-		sum->accepted += s->accepted;
-		sum->bytes_up += s->bytes_up;
-		sum->bytes_down += s->bytes_down;
+		const uint64_t *from = (const uint64_t *)master_stats(g, i, col);
+		for (size_t k = 0; k < sizeof *sum / sizeof(uint64_t); k++)
+			to[k] += from[k];
 	}
 }
 
@@ -306,7 +307,7 @@ static int ctl_list(struct master *m, struct control_reply *out)
 		for (const struct master_gen *g = m->gens; g; g = g->next)
 			for (size_t j = 0; j < g->cfg.ntunnels; j++)
 				if (strcmp(g->cfg.tunnels[j].name, t->name) == 0)
-					ctl_sum(g, j, &sum);
+					master_stats_add(g, j, &sum);
 		snprintf(dest, sizeof dest, "%s", t->destination ? t->destination :
 			 t->dynamic ? "(client's choice)" : t->connect);
 		ctl_row(out, t->name, t->listen, dest,
@@ -317,7 +318,7 @@ static int ctl_list(struct master *m, struct control_reply *out)
 		char id[16];
 
 		for (const struct master_gen *g = m->gens; g; g = g->next)
-			ctl_sum(g, g->cfg.ntunnels + r->msg.slot, &sum);
+			master_stats_add(g, g->cfg.ntunnels + r->msg.slot, &sum);
 		sum.accepted += r->base_accepted;
 		sum.bytes_up += r->base_bytes_up;
 		sum.bytes_down += r->base_bytes_down;
@@ -340,6 +341,7 @@ static void ctl_help(const struct master *m, struct control_reply *out)
 "  tunnel close ID     the same\n"
 "  list                tunnels with their connections and bytes\n"
 "  tunnels             the same\n"
+"  status [--json]     every tunnel's and worker's figures\n"
 "  reload              read the configuration again, like SIGHUP\n"
 "  help                this text\n"
 "%s", m->console_via ? "  exit                close every tunnel and leave\n" : "");
@@ -358,6 +360,16 @@ int master_ctl_exec(void *arg, const struct control_peer *who, int argc,
 	}
 	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "tunnels") == 0)
 		return ctl_list(m, out);
+	if (strcmp(cmd, "status") == 0) {
+		if (argc > 1 && strcmp(argv[1], "--json") == 0)
+			master_status_json(m, out);
+		else if (argc > 1)
+			return control_error(out, "status takes --json or nothing, not \"%.40s\"",
+					     argv[1]);
+		else
+			master_status_text(m, out);
+		return CONTROL_OK;
+	}
 	if (strcmp(cmd, "close") == 0)
 		return ctl_tunnel_close(m, who, argc > 1 ? argv[1] : NULL, out);
 	if (strcmp(cmd, "tunnel") == 0) {
@@ -417,7 +429,7 @@ void master_rt_retire(struct master *m, const struct master_gen *g)
 {
 	for (struct master_rt *r = m->rts; r; r = r->next) {
 		struct tunnel_stats sum = { 0 };
-		ctl_sum(g, g->cfg.ntunnels + r->msg.slot, &sum);
+		master_stats_add(g, g->cfg.ntunnels + r->msg.slot, &sum);
 		r->base_accepted += sum.accepted;
 		r->base_bytes_up += sum.bytes_up;
 		r->base_bytes_down += sum.bytes_down;

@@ -54,6 +54,7 @@ struct master_rt {
 };
 
 struct master {
+	uint64_t started;		/* when the master started (ms) */
 	struct master_gen *gens;	/* newest first; gens->draining == 0 */
 	int next_gen;
 	int sfd;
@@ -72,9 +73,19 @@ struct master {
  *  row of worker @slot of @g. */
 struct tunnel_stats *master_stats(const struct master_gen *g, int slot,
 				  size_t col);
+/** @brief Add column @col of every worker row of @g to @sum. */
+void master_stats_add(const struct master_gen *g, size_t col,
+		      struct tunnel_stats *sum);
 /** @brief A SIGHUP-style reload; 0, or -1 with @err (the running
  *  configuration stays). */
 int master_reload(struct master *m, char *err, size_t errlen);
+
+/* master_status.c */
+
+/** @brief `status`: every tunnel's figures, every worker's, as text. */
+void master_status_text(struct master *m, struct control_reply *out);
+/** @brief `status --json`: the same as one JSON object. */
+void master_status_json(struct master *m, struct control_reply *out);
 
 /* master_ctl.c */
 

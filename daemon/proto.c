@@ -254,6 +254,7 @@ static void proto_filter(struct conn *c, const struct net_addr *addrs, int n)
 	if (p->naddrs == 0) {
 		proto_log_verdict(c, denied_sa, &denied);
 		c->t->stats->rejected++;
+		c->t->stats->acl_denied++;
 		proto_fail(c, LOG_DEBUG, 403, NULL, "%s is not allowed: %s",
 			   p->dest, denied.reason);
 		return;
@@ -327,6 +328,7 @@ static void proto_decide(struct conn *c)
 	if (!acl_precheck(t->acl, &who, p->host, p->port, &v)) {
 		proto_log_verdict(c, NULL, &v);
 		c->t->stats->rejected++;
+		c->t->stats->acl_denied++;
 		proto_fail(c, LOG_DEBUG, 403, NULL, "%s is not allowed: %s",
 			   p->dest, v.reason);
 		return;

@@ -90,11 +90,14 @@ static void proto_login_refused(struct conn *c, int counted, const char *why)
 	if (counted) {
 		log_notice("tunnel %s: %s: user=%s: login failed: %s",
 			   c->t->cfg->name, c->peer, p->user, why);
+		c->t->stats->auth_failed++;
 		if (c->w->lockout &&
-		    auth_lockout_fail(c->w->lockout, sa, timer_now_ms()))
+		    auth_lockout_fail(c->w->lockout, sa, timer_now_ms())) {
+			c->t->stats->auth_lockouts++;
 			log_notice("tunnel %s: source %s locked out for %d s after %d failed logins within %d s",
 				   c->t->cfg->name, src, c->w->auth_lock_s,
 				   c->w->auth_failures, c->w->auth_window_s);
+		}
 	} else {
 		log_info("tunnel %s: %s: %s", c->t->cfg->name, c->peer, why);
 	}
@@ -152,6 +155,7 @@ void proto_login(struct conn *c)
 	if (left) {
 		char extra[64];
 		c->t->stats->rejected++;
+		c->t->stats->auth_locked++;
 		if (p->login == LOGIN_CONNECT) {
 			conn_reject(c, LOG_DEBUG,
 				    "source locked out after failed logins: closed");

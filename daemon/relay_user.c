@@ -223,6 +223,7 @@ static enum dir_step relay_user_step(struct conn *c, int down)
 static enum relay_status relay_user_start(struct conn *c)
 {
 	c->t->stats->relayed_user++;
+	c->t->stats->user_why[c->user_why]++;
 	return relay_pump(c, relay_user_step);
 }
 

@@ -639,8 +639,10 @@ static enum relay_status ws_start(struct conn *c)
 	c->wsr->splice_down = c->ktls && c->wsr->client;
 	if (c->ktls)
 		c->t->stats->relayed_ktls++;
-	else
+	else {
 		c->t->stats->relayed_user++;
+		c->t->stats->user_why[c->user_why]++;
+	}
 	ws_arm_ping(c);
 	return relay_pump(c, ws_step);
 }

@@ -49,6 +49,19 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 			 t->name, t->cert_file, t->key_file, gnutls_strerror(rc));
 		goto err;
 	}
+	if (t->cert_file) {
+		gnutls_x509_crt_t *crts = NULL;
+		unsigned ncrts = 0;
+
+		if (gnutls_certificate_get_x509_crt(ctx->creds, 0, &crts, &ncrts) >= 0) {
+			if (ncrts)
+				ctx->not_after = (long long)
+					gnutls_x509_crt_get_expiration_time(crts[0]);
+			for (unsigned i = 0; i < ncrts; i++)
+				gnutls_x509_crt_deinit(crts[i]);
+			gnutls_free(crts);
+		}
+	}
 	/* No ca_file: a server taking passwords only verifies no client;
 	 * a client (the console without --ca) trusts the system's CAs. */
 	if (t->ca_file)
@@ -138,6 +151,28 @@ static void tls_identity_name(const struct tls_identity *id, const char *none,
 		snprintf(buf, len, "%s", none);
 }
 
+const char *tls_fail_name(enum tls_fail f)
+{
+	static const char *const names[TLS_FAIL_N] = {
+		"protocol", "unknown_ca", "no_certificate", "allow_list",
+		"expired", "name_mismatch", "timeout",
+	};
+
+	return (unsigned)f < TLS_FAIL_N ? names[f] : "protocol";
+}
+
+/** @brief The kind of a verification status, the most telling first. */
+static enum tls_fail tls_status_kind(unsigned status)
+{
+	if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+		return TLS_FAIL_EXPIRED;
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		return TLS_FAIL_NAME;
+	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+		return TLS_FAIL_UNKNOWN_CA;
+	return TLS_FAIL_PROTOCOL;
+}
+
 /** @brief Called by GnuTLS once the peer's certificate arrived: chain,
  *  name, then allow lists and pins. Failing here aborts the handshake. */
 static int tls_verify_peer(gnutls_session_t s)
@@ -151,8 +186,10 @@ static int tls_verify_peer(gnutls_session_t s)
 	int rc, ok;
 
 	k->failed = 1;
+	k->why = TLS_FAIL_PROTOCOL;
 	rc = gnutls_certificate_verify_peers3(s, host, &status);
 	if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND) {
+		k->why = TLS_FAIL_NO_CERT;
 		snprintf(k->reason, sizeof k->reason, "peer sent no certificate");
 		return -1;
 	}
@@ -162,6 +199,7 @@ static int tls_verify_peer(gnutls_session_t s)
 		return -1;
 	}
 	if (status) {
+		k->why = tls_status_kind(status);
 		tls_status_reason(s, status, k->reason, sizeof k->reason);
 		return -1;
 	}
@@ -172,8 +210,10 @@ static int tls_verify_peer(gnutls_session_t s)
 	ok = tls_authorize(t, &id, k->reason, sizeof k->reason);
 	tls_identity_name(&id, "peer", k->who, sizeof k->who);
 	tls_identity_free(&id);
-	if (!ok)
+	if (!ok) {
+		k->why = TLS_FAIL_ALLOWLIST;
 		return -1;
+	}
 	k->failed = 0;
 	return 0;
 }

@@ -14,6 +14,7 @@ struct tls_ctx {
 	gnutls_certificate_credentials_t creds;
 	gnutls_priority_t prio;
 	const struct cfg_tunnel *t;
+	long long not_after;		/* cert_file's expiry (Unix time); 0 none */
 };
 
 /* What a peer certificate says about who it is. */
@@ -27,11 +28,26 @@ struct tls_identity {
 	int have_spki;
 };
 
+/* Why a handshake failed, for counters (status, metrics). */
+enum tls_fail {
+	TLS_FAIL_PROTOCOL,		/* anything else: alerts, bad records */
+	TLS_FAIL_UNKNOWN_CA,		/* the chain leads to no ca_file CA */
+	TLS_FAIL_NO_CERT,		/* the client sent no certificate */
+	TLS_FAIL_ALLOWLIST,		/* allow_* or pin_sha256 did not match */
+	TLS_FAIL_EXPIRED,		/* expired or not yet valid */
+	TLS_FAIL_NAME,			/* not server_name (client role) */
+	TLS_FAIL_TIMEOUT,		/* handshake_timeout passed */
+	TLS_FAIL_N
+};
+/** @brief "unknown_ca", "no_certificate"... (metric label values). */
+const char *tls_fail_name(enum tls_fail f);
+
 /* The verdict on a peer, reached inside the handshake so a refused peer
  * never sees it complete. */
 struct tls_check {
 	const struct cfg_tunnel *t;
 	int failed;			/* the check ran and refused */
+	enum tls_fail why;		/* then: the kind of refusal */
 	char reason[TLS_REASONLEN];	/* why, for the log */
 	char who[300];			/* "CN=client1", once admitted */
 };

@@ -25,6 +25,10 @@ struct listener {
 
 /* Counted per worker, in memory the master shares with its workers (so it
  * reads them without asking): each worker writes only its own. */
+/* Why a connection took the userspace path. */
+enum tunnel_user_why { USER_WHY_OFF, USER_WHY_NO_KERNEL, USER_WHY_HANDOFF,
+		       USER_WHY_N };
+
 struct tunnel_stats {
 	uint64_t active;		/* connections open now */
 	uint64_t accepted;
@@ -33,6 +37,12 @@ struct tunnel_stats {
 	uint64_t relayed_ktls;		/* connections on kTLS + splice */
 	uint64_t bytes_up;		/* plain side -> TLS side */
 	uint64_t bytes_down;		/* TLS side -> plain side */
+	uint64_t hs_fail[TLS_FAIL_N];	/* handshake failures, by kind */
+	uint64_t user_why[USER_WHY_N];	/* why the userspace path */
+	uint64_t acl_denied;		/* destinations the acl refused */
+	uint64_t auth_failed;		/* wrong password or unknown user */
+	uint64_t auth_locked;		/* refused: the source is locked out */
+	uint64_t auth_lockouts;		/* sources locked out */
 };
 
 struct tunnel {

@@ -1,0 +1,243 @@
+/* master_status.c - `status` on the control socket: every tunnel's and
+ * every worker's figures, as text or JSON
+ *
+ * The figures come from the counters the workers keep in memory shared
+ * with the master (one row per worker and tunnel, per generation), read
+ * without asking the workers anything: a status request never waits for
+ * a worker, and a worker never waits for it. A tunnel's figures are
+ * summed over every generation still running (a reload's draining one
+ * too), by name.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "master_int.h"
+#include "timer.h"
+
+static const char *const status_user_why[USER_WHY_N] = {
+	"ktls_off", "no_kernel_tls", "handoff_refused",
+};
+
+/** @brief The figures of configured tunnel @name, over all generations. */
+static void status_sum_tunnel(const struct master *m, const char *name,
+			      struct tunnel_stats *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		for (size_t j = 0; j < g->cfg.ntunnels; j++)
+			if (strcmp(g->cfg.tunnels[j].name, name) == 0)
+				master_stats_add(g, j, sum);
+}
+
+/** @brief The figures of runtime tunnel @r, over all generations. */
+static void status_sum_rt(const struct master *m, const struct master_rt *r,
+			  struct tunnel_stats *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		master_stats_add(g, g->cfg.ntunnels + r->msg.slot, sum);
+	sum->accepted += r->base_accepted;
+	sum->bytes_up += r->base_bytes_up;
+	sum->bytes_down += r->base_bytes_down;
+}
+
+/** @brief Connections worker @slot of @g holds now. */
+static uint64_t status_worker_conns(const struct master_gen *g, int slot)
+{
+	uint64_t n = 0;
+
+	for (size_t col = 0; col < g->cfg.ntunnels + RT_MAX; col++)
+		n += master_stats(g, slot, col)->active;
+	return n;
+}
+
+static const char *status_dest(const struct cfg_tunnel *t)
+{
+	return t->destination ? t->destination :
+		t->dynamic ? "(the client's choice)" : t->connect;
+}
+
+/* ---- text ---- */
+
+static void status_text_counts(struct control_reply *out,
+			       const struct tunnel_stats *s)
+{
+	int any = 0;
+
+	control_printf(out, "  connections: %llu active, %llu total, %llu refused; bytes: %llu up, %llu down\n",
+		       (unsigned long long)s->active,
+		       (unsigned long long)s->accepted,
+		       (unsigned long long)s->rejected,
+		       (unsigned long long)s->bytes_up,
+		       (unsigned long long)s->bytes_down);
+	control_printf(out, "  data path: %llu kernel, %llu userspace",
+		       (unsigned long long)s->relayed_ktls,
+		       (unsigned long long)s->relayed_user);
+	for (int i = 0; i < USER_WHY_N; i++)
+		if (s->user_why[i])
+			control_printf(out, "%s%s %llu", any++ ? ", " : " (",
+				       status_user_why[i],
+				       (unsigned long long)s->user_why[i]);
+	control_printf(out, "%s\n", any ? ")" : "");
+	control_printf(out, "  handshake failures:");
+	any = 0;
+	for (int i = 0; i < TLS_FAIL_N; i++)
+		if (s->hs_fail[i])
+			control_printf(out, "%s %s %llu", any++ ? "," : "",
+				       tls_fail_name(i),
+				       (unsigned long long)s->hs_fail[i]);
+	control_printf(out, "%s\n", any ? "" : " none");
+	control_printf(out, "  acl denied %llu; password failures %llu, refused while locked out %llu, lockouts %llu\n",
+		       (unsigned long long)s->acl_denied,
+		       (unsigned long long)s->auth_failed,
+		       (unsigned long long)s->auth_locked,
+		       (unsigned long long)s->auth_lockouts);
+}
+
+void master_status_text(struct master *m, struct control_reply *out)
+{
+	const struct master_gen *cur = m->gens;
+	struct tunnel_stats s;
+
+	control_printf(out, "ssltunneld %s: generation %d, up %llu s, %d worker%s\n",
+		       PACKAGE_VERSION, cur->id,
+		       (unsigned long long)((timer_now_ms() - m->started) / 1000),
+		       cur->nslots, cur->nslots == 1 ? "" : "s");
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		for (int i = 0; i < g->nslots; i++)
+			if (g->slots[i].pid)
+				control_printf(out, "worker %d: pid %d, generation %d%s, %llu connection%s\n",
+					       i + 1, (int)g->slots[i].pid, g->id,
+					       g->draining ? " (draining)" : "",
+					       (unsigned long long)status_worker_conns(g, i),
+					       status_worker_conns(g, i) == 1 ? "" : "s");
+	for (size_t i = 0; i < cur->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &cur->cfg.tunnels[i];
+
+		if (!t->listen)
+			continue;	/* the console's template */
+		status_sum_tunnel(m, t->name, &s);
+		control_printf(out, "tunnel %s: %s role, %s, listen %s, %s %s\n",
+			       t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
+			       t->transport == CFG_TRANSPORT_WEBSOCKET ? "websocket" : "tls",
+			       t->listen, t->destination ? "asking for" : "connect",
+			       status_dest(t));
+		status_text_counts(out, &s);
+	}
+	for (const struct master_rt *r = m->rts; r; r = r->next) {
+		status_sum_rt(m, r, &s);
+		control_printf(out, "tunnel %d: runtime, via %s, listen %s, asking for %s\n",
+			       r->msg.id, r->msg.via, r->msg.listen, r->msg.dest);
+		status_text_counts(out, &s);
+	}
+}
+
+/* ---- JSON ---- */
+
+/** @brief @v as a JSON string (quotes included). */
+static void status_json_str(struct control_reply *out, const char *v)
+{
+	control_printf(out, "\"");
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			control_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			control_printf(out, "\\u%04x", *p);
+		else
+			control_printf(out, "%c", *p);
+	}
+	control_printf(out, "\"");
+}
+
+static void status_json_counts(struct control_reply *out,
+			       const struct tunnel_stats *s)
+{
+	control_printf(out, "\"active\":%llu,\"connections\":%llu,\"refused\":%llu,"
+		       "\"bytes_up\":%llu,\"bytes_down\":%llu,"
+		       "\"kernel_path\":%llu,\"userspace_path\":%llu,\"userspace_why\":{",
+		       (unsigned long long)s->active,
+		       (unsigned long long)s->accepted,
+		       (unsigned long long)s->rejected,
+		       (unsigned long long)s->bytes_up,
+		       (unsigned long long)s->bytes_down,
+		       (unsigned long long)s->relayed_ktls,
+		       (unsigned long long)s->relayed_user);
+	for (int i = 0; i < USER_WHY_N; i++)
+		control_printf(out, "%s\"%s\":%llu", i ? "," : "", status_user_why[i],
+			       (unsigned long long)s->user_why[i]);
+	control_printf(out, "},\"handshake_failures\":{");
+	for (int i = 0; i < TLS_FAIL_N; i++)
+		control_printf(out, "%s\"%s\":%llu", i ? "," : "", tls_fail_name(i),
+			       (unsigned long long)s->hs_fail[i]);
+	control_printf(out, "},\"acl_denied\":%llu,\"password_failures\":%llu,"
+		       "\"refused_locked_out\":%llu,\"lockouts\":%llu",
+		       (unsigned long long)s->acl_denied,
+		       (unsigned long long)s->auth_failed,
+		       (unsigned long long)s->auth_locked,
+		       (unsigned long long)s->auth_lockouts);
+}
+
+void master_status_json(struct master *m, struct control_reply *out)
+{
+	const struct master_gen *cur = m->gens;
+	struct tunnel_stats s;
+	int first = 1;
+
+	control_printf(out, "{\"version\":");
+	status_json_str(out, PACKAGE_VERSION);
+	control_printf(out, ",\"generation\":%d,\"uptime_s\":%llu,\"workers\":[",
+		       cur->id,
+		       (unsigned long long)((timer_now_ms() - m->started) / 1000));
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		for (int i = 0; i < g->nslots; i++) {
+			if (!g->slots[i].pid)
+				continue;
+			control_printf(out, "%s{\"worker\":%d,\"pid\":%d,\"generation\":%d,"
+				       "\"draining\":%s,\"connections\":%llu}",
+				       first ? "" : ",", i + 1, (int)g->slots[i].pid,
+				       g->id, g->draining ? "true" : "false",
+				       (unsigned long long)status_worker_conns(g, i));
+			first = 0;
+		}
+	control_printf(out, "],\"tunnels\":[");
+	first = 1;
+	for (size_t i = 0; i < cur->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &cur->cfg.tunnels[i];
+
+		if (!t->listen)
+			continue;
+		status_sum_tunnel(m, t->name, &s);
+		control_printf(out, "%s{\"name\":", first ? "" : ",");
+		status_json_str(out, t->name);
+		control_printf(out, ",\"role\":\"%s\",\"transport\":\"%s\",\"listen\":",
+			       t->role == CFG_ROLE_SERVER ? "server" : "client",
+			       t->transport == CFG_TRANSPORT_WEBSOCKET ? "websocket" : "tls");
+		status_json_str(out, t->listen);
+		control_printf(out, ",\"connect\":");
+		status_json_str(out, status_dest(t));
+		control_printf(out, ",\"certificate_not_after\":%lld,",
+			       cur->tunnels[i].tls.not_after);
+		status_json_counts(out, &s);
+		control_printf(out, "}");
+		first = 0;
+	}
+	for (const struct master_rt *r = m->rts; r; r = r->next) {
+		status_sum_rt(m, r, &s);
+		control_printf(out, "%s{\"name\":\"%d\",\"role\":\"client\",\"runtime\":true,\"via\":",
+			       first ? "" : ",", r->msg.id);
+		status_json_str(out, r->msg.via);
+		control_printf(out, ",\"listen\":");
+		status_json_str(out, r->msg.listen);
+		control_printf(out, ",\"connect\":");
+		status_json_str(out, r->msg.dest);
+		control_printf(out, ",");
+		status_json_counts(out, &s);
+		control_printf(out, "}");
+		first = 0;
+	}
+	control_printf(out, "]}\n");
+}

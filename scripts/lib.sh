@@ -38,6 +38,7 @@ ST_DEPS=(
 	stunnel4:stunnel4
 	socat:socat
 	curl:curl
+	promtool:prometheus
 	pgrep:procps
 	ss:iproute2
 	timeout:coreutils
@@ -58,6 +59,9 @@ ST_DEPS=(
 	mkpasswd:whois
 	htpasswd:apache2-utils
 	file:/usr/include/crypt.h:libcrypt-dev
+	# issue 11's tests: a real load balancer in front, a real Prometheus
+	haproxy:haproxy
+	prometheus:prometheus
 )
 
 # Run a command as root: directly, or through sudo when we are not root.

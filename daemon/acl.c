@@ -111,6 +111,15 @@ static int acl_addr_of(const struct sockaddr *sa, int *family,
 	return 0;
 }
 
+int acl_rule_has_addr(const struct acl_rule *r, const struct sockaddr *sa)
+{
+	unsigned char a[16];
+	int family;
+
+	return r->kind == ACL_RULE_NET && acl_addr_of(sa, &family, a) == 0 &&
+		acl_net_contains(r, family, a);
+}
+
 /** @brief The first rule of the entries in @mask, in order, that allows
  *  @port and either the name @host (@hlen bytes; 0 when it is no name)
  *  or the address @addr (NULL: any address, for the check before DNS).

@@ -98,6 +98,9 @@ struct acl_verdict {
 int acl_rule_parse(const char *text, struct acl_rule *r,
 		   char *err, size_t errlen);
 void acl_rule_free(struct acl_rule *r);
+/** @brief Is @sa (IPv4, IPv6, IPv4-mapped IPv6) in the network of NET
+ *  rule @r? Its port is not looked at. */
+int acl_rule_has_addr(const struct acl_rule *r, const struct sockaddr *sa);
 
 /** @brief Append an empty entry for the config parser to fill; NULL with
  *  @err when there are ACL_MAX_ENTRIES already or memory ran out. */

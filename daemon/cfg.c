@@ -144,6 +144,8 @@ static const char *const cfg_transport_words[] = { "tls", "websocket", NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
 static const char *const cfg_auth_words[] = { "certificate", "password", "both",
 					      NULL };
+static const char *const cfg_pp_words[] = { "off", "accept", "send", "both",
+					    NULL };
 
 #define T(f) offsetof(struct cfg_tunnel, f)
 static const struct cfg_setting cfg_tunnel_settings[] = {
@@ -176,6 +178,8 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "password_file", cfg_apply_path, T(password_file), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "auth_cache_ttl", cfg_apply_int, T(auth_cache_ttl), 0, 86400, NULL, CFG_ROLE_SERVER },
 	{ "credentials_file", cfg_apply_path, T(credentials_file), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "proxy_protocol", cfg_apply_word, T(proxy_protocol), 0, 0, cfg_pp_words, -1 },
+	{ "proxy_from", cfg_apply_strlist, T(proxy_from), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef T
@@ -193,6 +197,7 @@ static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "drain_timeout", cfg_apply_int, D(drain_timeout), 0, 86400, NULL, -1 },
 	{ "dns_servers", cfg_apply_dns_servers, D(dns_servers), 0, 0, NULL, -1 },
 	{ "control_socket", cfg_apply_path, D(control_socket), 0, 0, NULL, -1 },
+	{ "metrics_listen", cfg_apply_string, D(metrics_listen), 0, 0, NULL, -1 },
 	{ "auth_threads", cfg_apply_int, D(auth_threads), 1, 64, NULL, -1 },
 	{ "auth_parallel", cfg_apply_int, D(auth_parallel), 0, 1024, NULL, -1 },
 	{ "auth_failures", cfg_apply_int, D(auth_failures), 1, 1000, NULL, -1 },
@@ -286,8 +291,11 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	if (cfg_strlist_copy(&dst->allow_cn, &src->allow_cn) < 0 ||
 	    cfg_strlist_copy(&dst->allow_dns, &src->allow_dns) < 0 ||
 	    cfg_strlist_copy(&dst->allow_uri, &src->allow_uri) < 0 ||
-	    cfg_strlist_copy(&dst->pin_sha256, &src->pin_sha256) < 0)
+	    cfg_strlist_copy(&dst->pin_sha256, &src->pin_sha256) < 0 ||
+	    cfg_strlist_copy(&dst->proxy_from, &src->proxy_from) < 0)
 		return -1;
+	dst->proxy_nets = NULL;
+	dst->nproxy_nets = 0;
 	if (src->npins) {
 		dst->pins = malloc(src->npins * sizeof *dst->pins);
 		if (!dst->pins)
@@ -333,6 +341,10 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	cfg_strlist_free(&t->allow_dns);
 	cfg_strlist_free(&t->allow_uri);
 	cfg_strlist_free(&t->pin_sha256);
+	cfg_strlist_free(&t->proxy_from);
+	for (size_t i = 0; i < t->nproxy_nets; i++)
+		acl_rule_free(&t->proxy_nets[i]);
+	free(t->proxy_nets);
 	free(t->pins);
 	net_endpoint_free(&t->listen_ep);
 	net_endpoint_free(&t->connect_ep);
@@ -351,6 +363,7 @@ void cfg_free(struct cfg *c)
 	free(c->chroot);
 	cfg_strlist_free(&c->dns_servers);
 	free(c->control_socket);
+	free(c->metrics_listen);
 	free(c->path);
 	memset(c, 0, sizeof *c);
 }

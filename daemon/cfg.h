@@ -18,6 +18,11 @@ enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
 enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET };
 /* How a server tunnel's clients prove who they are. */
 enum cfg_client_auth { CFG_AUTH_CERTIFICATE, CFG_AUTH_PASSWORD, CFG_AUTH_BOTH };
+/* The PROXY protocol on a tunnel, bits: read it from the load balancer
+ * (server role), send it on the outgoing leg, or both. The values are
+ * the words' indexes in the setting. */
+enum cfg_proxy_proto { CFG_PP_OFF = 0, CFG_PP_ACCEPT = 1, CFG_PP_SEND = 2,
+		       CFG_PP_BOTH = 3 };
 
 #define CFG_DYNAMIC "dynamic"	/* connect = "dynamic": the client chooses */
 #define CFG_WS_PATH "/tunnel"	/* the upgrade's path by default */
@@ -31,6 +36,7 @@ enum cfg_client_auth { CFG_AUTH_CERTIFICATE, CFG_AUTH_PASSWORD, CFG_AUTH_BOTH };
 
 struct acl;
 struct auth_db;
+struct acl_rule;
 
 struct cfg_strlist {
 	char **v;
@@ -76,6 +82,10 @@ struct cfg_tunnel {
 	char *credentials_file;		/* client: "user:password" */
 	char *credentials;		/* "Basic BASE64" or NULL; never logged */
 	char *cred_user;		/* its user, for logs */
+	enum cfg_proxy_proto proxy_protocol;
+	struct cfg_strlist proxy_from;	/* CIDRs of the load balancers */
+	struct acl_rule *proxy_nets;	/* proxy_from, parsed */
+	size_t nproxy_nets;
 	int role_set;			/* internal: role seen while parsing */
 	int line;			/* where the tunnel starts */
 };
@@ -94,6 +104,7 @@ struct cfg {
 	int drain_timeout;		/* seconds connections may finish in */
 	struct cfg_strlist dns_servers;	/* "ip:port"; none: /etc/resolv.conf */
 	char *control_socket;		/* the master's Unix socket, or NULL */
+	char *metrics_listen;		/* "host:port" of GET /metrics, or NULL */
 	int auth_threads;		/* password verifiers per worker */
 	int auth_parallel;		/* verifications at once, all workers;
 					   resolved: never 0 */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "auth.h"
 #include "cfg.h"
 
@@ -206,6 +207,51 @@ static int cfg_passwords(struct cfg_tunnel *t, char *err, size_t errlen)
 	return 0;
 }
 
+/** @brief proxy_protocol and proxy_from: the load balancers' networks
+ *  parsed ("10.0.0.0/8", "fd00::/8", "192.0.2.7"). */
+static int cfg_proxy_protocol(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	char rule[160], e[300];
+
+	if ((t->proxy_protocol & CFG_PP_ACCEPT) && t->role != CFG_ROLE_SERVER) {
+		snprintf(err, errlen,
+			 "proxy_protocol: \"accept\" is for role \"server\" (a client tunnel may \"send\")");
+		return -1;
+	}
+	if ((t->proxy_protocol & CFG_PP_ACCEPT) && !t->proxy_from.n) {
+		snprintf(err, errlen,
+			 "proxy_protocol: \"accept\" needs proxy_from = [ \"CIDR\", ... ]: the load balancers whose PROXY headers are believed");
+		return -1;
+	}
+	if (t->proxy_from.n && !(t->proxy_protocol & CFG_PP_ACCEPT)) {
+		snprintf(err, errlen, "proxy_from: only with proxy_protocol = \"accept\" or \"both\"");
+		return -1;
+	}
+	if (!t->proxy_from.n)
+		return 0;
+	t->proxy_nets = calloc(t->proxy_from.n, sizeof *t->proxy_nets);
+	if (!t->proxy_nets) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < t->proxy_from.n; i++) {
+		const char *v = t->proxy_from.v[i];
+		snprintf(rule, sizeof rule, strchr(v, ':') ? "[%s]:*" : "%s:*", v);
+		if (strspn(v, "0123456789abcdefABCDEF.:/") != strlen(v) ||
+		    acl_rule_parse(rule, &t->proxy_nets[i], e, sizeof e) < 0 ||
+		    t->proxy_nets[i].kind != ACL_RULE_NET) {
+			if (t->proxy_nets[i].text)
+				acl_rule_free(&t->proxy_nets[i]);
+			snprintf(err, errlen,
+				 "proxy_from: \"%s\": expected an address or network (\"10.0.0.0/8\", \"fd00::/8\")",
+				 v);
+			return -1;
+		}
+		t->nproxy_nets++;
+	}
+	return 0;
+}
+
 /** @brief destination = "host:port": what a client tunnel asks for (the
  *  port is checked by net_split_hostport). */
 static int cfg_parse_destination(struct cfg_tunnel *t, char *err, size_t errlen)
@@ -272,6 +318,8 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 	if (t->http_proxy && cfg_parse_proxy(t, err, errlen) < 0)
 		return -1;
 	if (t->role == CFG_ROLE_SERVER && cfg_passwords(t, err, errlen) < 0)
+		return -1;
+	if (cfg_proxy_protocol(t, err, errlen) < 0)
 		return -1;
 	if (t->credentials_file && !t->destination &&
 	    t->transport != CFG_TRANSPORT_WEBSOCKET) {

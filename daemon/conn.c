@@ -107,6 +107,7 @@ void conn_close(struct conn *c, int error)
 	if (c->mover)
 		c->mover->close(c);
 	proto_free(c);
+	conn_pp_free(c);
 	proto_client_free(c);
 	timer_cancel(&w->timers, &c->timer);
 	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
@@ -176,7 +177,11 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 	t->stats->active++;
 	net_set_nodelay(fd);
 	log_debug("tunnel %s: %s: accepted", t->cfg->name, c->peer);
-	if (t->cfg->role == CFG_ROLE_SERVER) {
+	if (t->cfg->role == CFG_ROLE_SERVER &&
+	    (t->cfg->proxy_protocol & CFG_PP_ACCEPT)) {
+		c->tls.fd = fd;
+		conn_pp_start(c);
+	} else if (t->cfg->role == CFG_ROLE_SERVER) {
 		c->tls.fd = fd;
 		net_set_keepalive(fd, &t->cfg->keepalive);
 		conn_start_handshake(c);
@@ -259,6 +264,13 @@ static void conn_connected(struct conn *c)
 		return;
 	}
 	net_set_nodelay(out->fd);
+	/* The server role's backend learns the client first; the client
+	 * role's server does, once a proxy's tunnel is up (handshake). */
+	if ((c->t->cfg->proxy_protocol & CFG_PP_SEND) &&
+	    c->t->cfg->role == CFG_ROLE_SERVER && conn_pp_send(c, out->fd) < 0) {
+		conn_reject(c, LOG_WARNING, "backend %s: %s", c->dest_name, c->reason);
+		return;
+	}
 	if (c->t->cfg->role == CFG_ROLE_CLIENT) {
 		net_set_keepalive(out->fd, &c->t->cfg->keepalive);
 		if (c->t->cfg->http_proxy)
@@ -292,6 +304,11 @@ void conn_start_handshake(struct conn *c)
 {
 	int rc;
 
+	if ((c->t->cfg->proxy_protocol & CFG_PP_SEND) &&
+	    c->t->cfg->role == CFG_ROLE_CLIENT && conn_pp_send(c, c->tls.fd) < 0) {
+		conn_reject(c, LOG_WARNING, "server %s: %s", c->dest_name, c->reason);
+		return;
+	}
 	c->st = CONN_HANDSHAKING;
 	if (timer_arm(&c->w->timers, &c->timer,
 		      timer_now_ms() + 1000ULL * c->t->cfg->handshake_timeout) < 0) {
@@ -455,6 +472,10 @@ void conn_event(struct conn_fd *f, uint32_t events)
 	enum relay_status rs;
 
 	switch (c->st) {
+	case CONN_PROXY:
+		if (f == &c->tls)
+			conn_pp_event(c);
+		break;
 	case CONN_CONNECTING:
 		if (f == conn_outgoing(c))
 			conn_connected(c);
@@ -495,7 +516,12 @@ void conn_resume(struct conn *c)
 
 void conn_timeout(struct conn *c)
 {
-	if (c->st == CONN_HANDSHAKING) {
+	if (c->st == CONN_PROXY) {
+		c->t->stats->rejected++;
+		conn_reject(c, LOG_NOTICE,
+			    "refused: no PROXY header within handshake_timeout (%d s)",
+			    c->t->cfg->handshake_timeout);
+	} else if (c->st == CONN_HANDSHAKING) {
 		c->t->stats->rejected++;
 		c->t->stats->hs_fail[TLS_FAIL_TIMEOUT]++;
 		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",

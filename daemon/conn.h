@@ -15,8 +15,10 @@ struct worker;
 struct proto;
 struct proto_client;
 struct relay_ws;
+struct conn_pp;
 
 enum conn_state {
+	CONN_PROXY,		/* reading the load balancer's PROXY header */
 	CONN_CONNECTING,	/* the outgoing leg is being connected */
 	CONN_HANDSHAKING,	/* TLS handshake, deadline armed */
 	CONN_REQUEST,		/* reading the client's HTTP request */
@@ -50,6 +52,7 @@ struct conn {
 	int addr_idx;		/* which address of dest is tried */
 	struct proto *pr;	/* the protocol step, while there is one */
 	struct proto_client *pc;	/* the client role's protocol step */
+	struct conn_pp *pp;	/* the PROXY header being read */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
 	struct sockaddr_storage peer_ss;	/* the same, for the lockout */
 	struct tls_check check;	/* the peer's verdict and identity */
@@ -105,6 +108,18 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len);
 ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len);
 /** @brief End the TLS leg's sending side: close_notify, then FIN. */
 void conn_tls_shutdown(struct conn *c);
+/* The PROXY protocol (conn_pp.c). */
+
+/** @brief proxy_protocol = "accept": check the load balancer, then read
+ *  its header; then the TLS handshake. */
+void conn_pp_start(struct conn *c);
+/** @brief The TLS leg is readable while the header is read. */
+void conn_pp_event(struct conn *c);
+/** @brief proxy_protocol = "send": a v2 header for this connection on
+ *  @fd, the fresh outgoing leg. -1 with c->reason. */
+int conn_pp_send(struct conn *c, int fd);
+void conn_pp_free(struct conn *c);
+
 /** @brief The FIN after a close_notify on the TLS leg (none through an
  *  HTTP proxy: the close_notify says it, the close sends the FIN). */
 void conn_tls_fin(struct conn *c);

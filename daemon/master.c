@@ -36,6 +36,7 @@
 #include "log.h"
 #include "master.h"
 #include "master_int.h"
+#include "metrics.h"
 #include "resolve.h"
 #include "timer.h"
 #include "worker.h"
@@ -314,6 +315,7 @@ static void master_child_close(struct master *m, const struct master_gen *g,
 	for (struct master_rt *r = m->rts; r; r = r->next)
 		close(r->fd);
 	control_close_fds(m->ctl);
+	metrics_close_fds(m->metrics);
 }
 
 static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
@@ -586,6 +588,11 @@ int master_reload(struct master *m, char *err, size_t errlen)
 	     strcmp(g->cfg.control_socket, old->cfg.control_socket)))
 		log_warn("daemon.control_socket changed: the socket moves at the next restart; it stays %s",
 			 old->cfg.control_socket ? old->cfg.control_socket : "off");
+	if (!old->cfg.metrics_listen != !g->cfg.metrics_listen ||
+	    (g->cfg.metrics_listen &&
+	     strcmp(g->cfg.metrics_listen, old->cfg.metrics_listen)))
+		log_warn("daemon.metrics_listen changed: it moves at the next restart; it stays %s",
+			 old->cfg.metrics_listen ? old->cfg.metrics_listen : "off");
 	g->next = old;
 	m->gens = g;
 	master_log_tunnels(g);
@@ -716,8 +723,8 @@ static void master_loop(struct master *m)
 		uint64_t now = timer_now_ms();
 		uint64_t next = master_spawn_due(m, now);
 		uint64_t drains = master_tend_drains(m, now);
-		struct pollfd pfd[1 + CONTROL_POLLFDS];
-		int reload = 0, n = 1;
+		struct pollfd pfd[1 + CONTROL_POLLFDS + METRICS_POLLFDS];
+		int reload = 0, n = 1, nc = 0, nm = 0, mt;
 		char err[CFG_ERRLEN];
 
 		if (m->stopping && !m->gens->next && !master_gen_running(m->gens))
@@ -731,14 +738,22 @@ static void master_loop(struct master *m)
 		next = drains < next ? drains : next;
 		pfd[0] = (struct pollfd){ m->sfd, POLLIN, 0 };
 		if (m->ctl && !m->stopping)
-			n += control_pollfds(m->ctl, pfd + 1, CONTROL_POLLFDS);
+			nc = control_pollfds(m->ctl, pfd + 1, CONTROL_POLLFDS);
+		if (m->metrics)
+			nm = metrics_pollfds(m->metrics, pfd + 1 + nc, METRICS_POLLFDS);
+		n = 1 + nc + nm;
+		if (m->metrics && (mt = metrics_timeout_ms(m->metrics)) >= 0 &&
+		    (next == UINT64_MAX || now + (uint64_t)mt < next))
+			next = now + (uint64_t)mt;
 		poll(pfd, n, next == UINT64_MAX ? -1 :
 		     (int)(next > now ? next - now : 0));
 		master_signals(m, &reload);
 		if (reload)
 			master_reload(m, err, sizeof err);
-		if (n > 1 && control_handle(m->ctl, pfd + 1, n - 1) == CONTROL_EXIT)
+		if (nc && control_handle(m->ctl, pfd + 1, nc) == CONTROL_EXIT)
 			m->stop_wanted = 1;
+		if (m->metrics)
+			metrics_handle(m->metrics, pfd + 1 + nc, nm);
 		if (m->stop_wanted)
 			master_stop(m, "console: exit");
 	}
@@ -773,6 +788,26 @@ static int master_control_open(struct master *m, const struct master_opts *o)
 	return 0;
 }
 
+/** @brief daemon.metrics_listen: GET /metrics, served by the master. */
+static int master_metrics_open(struct master *m)
+{
+	const struct cfg *c = &m->gens->cfg;
+	char err[300];
+
+	if (!c->metrics_listen)
+		return 0;
+	if (!(m->metrics = metrics_new(master_metrics, m))) {
+		master_fail(c, "metrics: out of memory");
+		return -1;
+	}
+	if (metrics_listen(m->metrics, c->metrics_listen, err, sizeof err) < 0) {
+		master_fail(c, "cannot start: daemon.metrics_listen: %s", err);
+		return -1;
+	}
+	log_notice("metrics: Prometheus text on http://%s/metrics", c->metrics_listen);
+	return 0;
+}
+
 int master_run(struct cfg *cfg, struct tunnel *tunnels,
 	       const struct master_opts *o)
 {
@@ -798,8 +833,9 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 		return 1;
 	}
 	master_log_tunnels(m.gens);
-	if (master_control_open(&m, o) < 0) {
+	if (master_control_open(&m, o) < 0 || master_metrics_open(&m) < 0) {
 		control_free(m.ctl);
+		metrics_free(m.metrics);
 		master_gen_free(m.gens);
 		return 1;
 	}
@@ -816,6 +852,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 		master_fail(&m.gens->cfg, "cannot start: pid_file %s: %s",
 			    m.gens->cfg.pid_file, strerror(errno));
 		control_free(m.ctl);
+		metrics_free(m.metrics);
 		master_gen_free(m.gens);
 		return 1;
 	}
@@ -826,6 +863,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 	if (m.sfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
 		control_free(m.ctl);
+		metrics_free(m.metrics);
 		master_gen_free(m.gens);
 		free(pid_file);
 		return 1;
@@ -836,6 +874,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 	master_loop(&m);
 	log_notice("all workers stopped; exiting");
 	control_free(m.ctl);
+	metrics_free(m.metrics);
 	master_rt_free_all(&m);
 	if (pid_file)
 		unlink(pid_file);

@@ -62,6 +62,7 @@ struct master {
 	int stopping;
 	uint64_t stop_kill_at;
 	struct control *ctl;		/* control socket and console; or NULL */
+	struct metrics *metrics;	/* daemon.metrics_listen; or NULL */
 	const char *console_via;	/* the console's tunnel, or NULL */
 	struct master_rt *rts;
 	int next_rt_id;
@@ -86,6 +87,9 @@ int master_reload(struct master *m, char *err, size_t errlen);
 void master_status_text(struct master *m, struct control_reply *out);
 /** @brief `status --json`: the same as one JSON object. */
 void master_status_json(struct master *m, struct control_reply *out);
+struct metrics_buf;
+/** @brief GET /metrics (metrics_render_fn over a master). */
+void master_metrics(void *arg, struct metrics_buf *b);
 
 /* master_ctl.c */
 

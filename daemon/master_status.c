@@ -12,10 +12,12 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "master_int.h"
+#include "metrics.h"
 #include "timer.h"
 
 static const char *const status_user_why[USER_WHY_N] = {
@@ -240,4 +242,146 @@ void master_status_json(struct master *m, struct control_reply *out)
 		first = 0;
 	}
 	control_printf(out, "]}\n");
+}
+
+/* ---- Prometheus (metrics.c serves it on daemon.metrics_listen) ---- */
+
+/* One counter of struct tunnel_stats as a sample. */
+#define STATUS_U64(b, name, v, ...) \
+	metrics_u64(b, name, (uint64_t)(v), __VA_ARGS__, NULL)
+
+/** @brief The samples of one family for every tunnel: @what picks the
+ *  figure (and its labels) from each tunnel's sums. */
+struct status_row {
+	const char *name;		/* the tunnel's */
+	struct tunnel_stats s;
+	long long not_after;		/* its certificate's; 0 none */
+};
+
+static void status_rows_free(struct status_row *rows)
+{
+	free(rows);
+}
+
+/** @brief Every tunnel's sums, configured then runtime; *@n rows. */
+static struct status_row *status_rows(const struct master *m, size_t *n,
+				      char (*ids)[16])
+{
+	const struct master_gen *cur = m->gens;
+	size_t nrt = 0, k = 0;
+	struct status_row *rows;
+
+	for (const struct master_rt *r = m->rts; r; r = r->next)
+		nrt++;
+	rows = calloc(cur->cfg.ntunnels + nrt + 1, sizeof *rows);
+	if (!rows)
+		return NULL;
+	for (size_t i = 0; i < cur->cfg.ntunnels; i++) {
+		if (!cur->cfg.tunnels[i].listen)
+			continue;
+		rows[k].name = cur->cfg.tunnels[i].name;
+		rows[k].not_after = cur->tunnels[i].tls.not_after;
+		status_sum_tunnel(m, rows[k].name, &rows[k].s);
+		k++;
+	}
+	for (const struct master_rt *r = m->rts; r; r = r->next) {
+		snprintf(ids[r->msg.slot], 16, "%d", r->msg.id);
+		rows[k].name = ids[r->msg.slot];
+		status_sum_rt(m, r, &rows[k].s);
+		k++;
+	}
+	*n = k;
+	return rows;
+}
+
+void master_metrics(void *arg, struct metrics_buf *b)
+{
+	struct master *m = arg;
+	static char ids[RT_MAX][16];
+	struct status_row *rows;
+	size_t n = 0;
+	int workers = 0;
+	time_t now = time(NULL);
+
+	rows = status_rows(m, &n, ids);
+	if (!rows) {
+		snprintf(b->error, sizeof b->error, "out of memory");
+		return;
+	}
+	metrics_family(b, "ssltunnel_connections_total", "counter",
+		       "Connections by how they ended up: accepted, refused (handshake, login, acl, PROXY header).");
+	for (size_t i = 0; i < n; i++) {
+		STATUS_U64(b, "ssltunnel_connections_total", rows[i].s.accepted,
+			   "tunnel", rows[i].name, "result", "accepted");
+		STATUS_U64(b, "ssltunnel_connections_total", rows[i].s.rejected,
+			   "tunnel", rows[i].name, "result", "refused");
+	}
+	metrics_family(b, "ssltunnel_connections_active", "gauge",
+		       "Connections open now.");
+	for (size_t i = 0; i < n; i++)
+		STATUS_U64(b, "ssltunnel_connections_active", rows[i].s.active,
+			   "tunnel", rows[i].name);
+	metrics_family(b, "ssltunnel_bytes_total", "counter",
+		       "Bytes relayed: up is from the plain side to the TLS side, down the other way.");
+	for (size_t i = 0; i < n; i++) {
+		STATUS_U64(b, "ssltunnel_bytes_total", rows[i].s.bytes_up,
+			   "tunnel", rows[i].name, "direction", "up");
+		STATUS_U64(b, "ssltunnel_bytes_total", rows[i].s.bytes_down,
+			   "tunnel", rows[i].name, "direction", "down");
+	}
+	metrics_family(b, "ssltunnel_data_path_total", "counter",
+		       "Connections by data path: kernel (kTLS and splice) or userspace, with why.");
+	for (size_t i = 0; i < n; i++) {
+		STATUS_U64(b, "ssltunnel_data_path_total", rows[i].s.relayed_ktls,
+			   "tunnel", rows[i].name, "path", "kernel", "why", "ktls");
+		for (int k = 0; k < USER_WHY_N; k++)
+			STATUS_U64(b, "ssltunnel_data_path_total", rows[i].s.user_why[k],
+				   "tunnel", rows[i].name, "path", "userspace",
+				   "why", status_user_why[k]);
+	}
+	metrics_family(b, "ssltunnel_handshake_failures_total", "counter",
+		       "TLS handshakes refused or failed, by reason.");
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < TLS_FAIL_N; k++)
+			STATUS_U64(b, "ssltunnel_handshake_failures_total",
+				   rows[i].s.hs_fail[k], "tunnel", rows[i].name,
+				   "reason", tls_fail_name(k));
+	metrics_family(b, "ssltunnel_acl_denied_total", "counter",
+		       "Destinations the access list refused.");
+	for (size_t i = 0; i < n; i++)
+		STATUS_U64(b, "ssltunnel_acl_denied_total", rows[i].s.acl_denied,
+			   "tunnel", rows[i].name);
+	metrics_family(b, "ssltunnel_login_failures_total", "counter",
+		       "Password logins refused: wrong password or unknown user, or the source locked out.");
+	for (size_t i = 0; i < n; i++) {
+		STATUS_U64(b, "ssltunnel_login_failures_total", rows[i].s.auth_failed,
+			   "tunnel", rows[i].name, "reason", "invalid");
+		STATUS_U64(b, "ssltunnel_login_failures_total", rows[i].s.auth_locked,
+			   "tunnel", rows[i].name, "reason", "locked_out");
+	}
+	metrics_family(b, "ssltunnel_lockouts_total", "counter",
+		       "Sources locked out after failed logins.");
+	for (size_t i = 0; i < n; i++)
+		STATUS_U64(b, "ssltunnel_lockouts_total", rows[i].s.auth_lockouts,
+			   "tunnel", rows[i].name);
+	metrics_family(b, "ssltunnel_certificate_expiry_seconds", "gauge",
+		       "Seconds until the tunnel's own certificate expires (negative: expired).");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].not_after)
+			metrics_double(b, "ssltunnel_certificate_expiry_seconds",
+				       (double)(rows[i].not_after - (long long)now),
+				       "tunnel", rows[i].name, NULL);
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		for (int i = 0; i < g->nslots; i++)
+			workers += g->slots[i].pid != 0;
+	metrics_family(b, "ssltunnel_workers", "gauge", "Worker processes running.");
+	metrics_u64(b, "ssltunnel_workers", (uint64_t)workers, NULL);
+	metrics_family(b, "ssltunnel_generation", "gauge",
+		       "The configuration generation running (1, then one more per reload).");
+	metrics_u64(b, "ssltunnel_generation", (uint64_t)m->gens->id, NULL);
+	metrics_family(b, "ssltunnel_uptime_seconds", "gauge",
+		       "Seconds since the daemon started.");
+	metrics_u64(b, "ssltunnel_uptime_seconds",
+		    (timer_now_ms() - m->started) / 1000, NULL);
+	status_rows_free(rows);
 }

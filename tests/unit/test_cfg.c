@@ -958,6 +958,36 @@ START_TEST(password_settings)
 }
 END_TEST
 
+START_TEST(err_proxy_protocol_settings)
+{
+	struct cfg c;
+	char err[CFG_ERRLEN];
+	const char *path;
+
+	EXPECT_ERR(SRV("proxy_protocol = \"accept\";"),
+		   ":10: tunnel web.proxy_protocol: \"accept\" needs proxy_from = [ \"CIDR\", ... ]: the load balancers whose PROXY headers are believed");
+	EXPECT_ERR(CLI("proxy_protocol = \"accept\";"),
+		   ":10: tunnel web.proxy_protocol: \"accept\" is for role \"server\" (a client tunnel may \"send\")");
+	EXPECT_ERR(SRV("proxy_from = [ \"10.0.0.0/8\" ];"),
+		   ":10: tunnel web.proxy_from: only with proxy_protocol = \"accept\" or \"both\"");
+	EXPECT_ERR(SRV("proxy_protocol = \"accept\"; proxy_from = [ \"lb.example\" ];"),
+		   ":10: tunnel web.proxy_from: \"lb.example\": expected an address or network (\"10.0.0.0/8\", \"fd00::/8\")");
+	EXPECT_ERR(SRV("proxy_protocol = \"accept\"; proxy_from = [ \"10.1.2.3/8\" ];"),
+		   ":10: tunnel web.proxy_from: \"10.1.2.3/8\": expected an address or network (\"10.0.0.0/8\", \"fd00::/8\")");
+	EXPECT_ERR(SRV("proxy_protocol = \"v2\";"),
+		   ":10: tunnel web.proxy_protocol: expected \"off\", \"accept\", \"send\" or \"both\", got \"v2\"");
+	ck_assert_msg(load(&c, SRV("proxy_protocol = \"both\"; proxy_from = [ \"127.0.0.9\", \"fd00::/8\" ];"),
+			   &path, err) == 0, "%s", err);
+	ck_assert_int_eq(c.tunnels[0].proxy_protocol, CFG_PP_BOTH);
+	ck_assert_int_eq(c.tunnels[0].nproxy_nets, 2);
+	cfg_free(&c);
+	ck_assert_msg(load(&c, "daemon = { metrics_listen = \"127.0.0.1:9817\"; };\n" SRV(""),
+			   &path, err) == 0, "%s", err);
+	ck_assert_str_eq(c.metrics_listen, "127.0.0.1:9817");
+	cfg_free(&c);
+}
+END_TEST
+
 START_TEST(err_password_settings)
 {
 	char *weak = unit_write("weak", "simon:5f4dcc3b5aa765d61d8327deb882cf99\n");
@@ -1296,6 +1326,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(bad, err_name_in_defaults);
 	tcase_add_test(bad, err_protocol_settings);
 	tcase_add_test(bad, err_password_settings);
+	tcase_add_test(bad, err_proxy_protocol_settings);
 	tcase_add_test(bad, err_setting_for_the_other_role);
 	tcase_add_test(bad, err_duplicates);
 	tcase_add_test(bad, err_bad_addresses);

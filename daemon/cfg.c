@@ -178,6 +178,8 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "password_file", cfg_apply_path, T(password_file), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "auth_cache_ttl", cfg_apply_int, T(auth_cache_ttl), 0, 86400, NULL, CFG_ROLE_SERVER },
 	{ "credentials_file", cfg_apply_path, T(credentials_file), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "accounting", cfg_apply_bool, T(accounting), 0, 0, NULL, -1 },
+	{ "accounting_max_identities", cfg_apply_int, T(accounting_max_identities), 1, 100000, NULL, -1 },
 	{ "proxy_protocol", cfg_apply_word, T(proxy_protocol), 0, 0, cfg_pp_words, -1 },
 	{ "proxy_from", cfg_apply_strlist, T(proxy_from), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
@@ -223,6 +225,7 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t)
 	t->ws_ping_interval = 30;
 	t->client_auth = CFG_AUTH_CERTIFICATE;
 	t->auth_cache_ttl = 300;
+	t->accounting_max_identities = 1000;
 }
 
 void cfg_daemon_defaults(struct cfg *c)

@@ -82,6 +82,8 @@ struct cfg_tunnel {
 	char *credentials_file;		/* client: "user:password" */
 	char *credentials;		/* "Basic BASE64" or NULL; never logged */
 	char *cred_user;		/* its user, for logs */
+	int accounting;			/* count per identity (CN, user) */
+	int accounting_max_identities;	/* then the rest as "other" */
 	enum cfg_proxy_proto proxy_protocol;
 	struct cfg_strlist proxy_from;	/* CIDRs of the load balancers */
 	struct acl_rule *proxy_nets;	/* proxy_from, parsed */

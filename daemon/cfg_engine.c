@@ -156,6 +156,16 @@ int cfg_apply_int(struct cfg_ctx *x, const config_setting_t *s,
 	return 0;
 }
 
+int cfg_apply_bool(struct cfg_ctx *x, const config_setting_t *s,
+		   const struct cfg_setting *d, void *obj)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return cfg_fail(x, s, d->name, "expected true or false, got %s",
+				cfg_type_name(s));
+	*cfg_field_int(obj, d) = config_setting_get_bool(s);
+	return 0;
+}
+
 /** @brief Index of @v among @words (NULL-terminated), or -1. */
 int cfg_word_index(const char *const *words, const char *v)
 {

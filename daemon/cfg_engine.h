@@ -71,6 +71,8 @@ int cfg_apply_path(struct cfg_ctx *x, const config_setting_t *s,
 		   const struct cfg_setting *d, void *obj);
 int cfg_apply_int(struct cfg_ctx *x, const config_setting_t *s,
 		  const struct cfg_setting *d, void *obj);
+int cfg_apply_bool(struct cfg_ctx *x, const config_setting_t *s,
+		   const struct cfg_setting *d, void *obj);
 int cfg_apply_word(struct cfg_ctx *x, const config_setting_t *s,
 		   const struct cfg_setting *d, void *obj);
 int cfg_apply_level(struct cfg_ctx *x, const config_setting_t *s,

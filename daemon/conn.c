@@ -99,10 +99,13 @@ void conn_close(struct conn *c, int error)
 				   c->t->cfg->name, c->peer,
 				   (unsigned long long)ms, c->reason);
 		else
-			log_info("tunnel %s: %s: closed after %llu ms, %llu bytes up, %llu bytes down",
+			log_info("tunnel %s: %s: closed after %llu ms, %llu bytes up, %llu bytes down, %s, to %s",
 				 c->t->cfg->name, c->peer, (unsigned long long)ms,
 				 (unsigned long long)c->bytes_up,
-				 (unsigned long long)c->bytes_down);
+				 (unsigned long long)c->bytes_down,
+				 c->check.who[0] ? c->check.who : "no identity",
+				 c->dest_name ? c->dest_name : "?");
+		tunnel_account(c->t, c->check.who, c->bytes_up, c->bytes_down);
 	}
 	if (c->mover)
 		c->mover->close(c);

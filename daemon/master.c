@@ -364,6 +364,10 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		}
 	if (master_drop_privileges(&g->cfg) < 0)
 		_exit(1);
+	for (size_t i = 0; i < g->cfg.ntunnels; i++)
+		if ((g->tunnels[i].acct = master_acct_row(g, id - 1, i)))
+			g->tunnels[i].acct_n =
+				(size_t)g->cfg.tunnels[i].accounting_max_identities + 1;
 	ws = (struct worker_setup){
 		.tunnels = g->tunnels, .ntunnels = g->cfg.ntunnels, .id = id,
 		.ktls = &g->ktls, .res = res,
@@ -438,6 +442,9 @@ static void master_gen_free(struct master_gen *g)
 		munmap(g->stats, g->stats_size);
 	if (g->lockout_mem)
 		munmap(g->lockout_mem, g->lockout_size);
+	if (g->acct)
+		munmap(g->acct, g->acct_size);
+	free(g->acct_off);
 	master_free_tunnels(g->tunnels, g->cfg.ntunnels);
 	cfg_free(&g->cfg);
 	free(g->slots);
@@ -463,6 +470,45 @@ static void master_gen_drain(struct master_gen *g)
 
 /** @brief Memory shared with the generation's workers: their counters,
  *  and the lockout table when a tunnel takes passwords. */
+struct acct_entry *master_acct_row(const struct master_gen *g, int slot,
+				   size_t i)
+{
+	const struct cfg_tunnel *t = &g->cfg.tunnels[i];
+
+	if (!g->acct || g->acct_off[i] == SIZE_MAX)
+		return NULL;
+	return g->acct + g->acct_off[i] +
+		(size_t)slot * (t->accounting_max_identities + 1);
+}
+
+/** @brief The accounting tables of the tunnels that want them. */
+static int master_gen_accounting(struct master_gen *g)
+{
+	size_t rows = 0;
+
+	if (!(g->acct_off = calloc(g->cfg.ntunnels ? g->cfg.ntunnels : 1,
+				   sizeof *g->acct_off)))
+		return -1;
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
+		g->acct_off[i] = SIZE_MAX;
+		if (!t->accounting)
+			continue;
+		g->acct_off[i] = rows;
+		rows += (size_t)g->nslots * (t->accounting_max_identities + 1);
+	}
+	if (!rows)
+		return 0;
+	g->acct_size = rows * sizeof *g->acct;
+	g->acct = mmap(NULL, g->acct_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->acct == MAP_FAILED) {
+		g->acct = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int master_gen_shared(struct master_gen *g)
 {
 	int passwords = 0;
@@ -476,6 +522,8 @@ static int master_gen_shared(struct master_gen *g)
 		g->stats = NULL;
 		return -1;
 	}
+	if (master_gen_accounting(g) < 0)
+		return -1;
 	for (size_t i = 0; i < g->cfg.ntunnels; i++)
 		passwords |= g->cfg.tunnels[i].passwords != NULL;
 	if (!passwords)

@@ -36,6 +36,11 @@ struct master_gen {
 	 * (ntunnels + RT_MAX) entries, MAP_SHARED. */
 	struct tunnel_stats *stats;
 	size_t stats_size;
+	/* accounting = true tunnels: per worker a table of its identities
+	 * (tunnel.h), MAP_SHARED; acct_off[i] where tunnel i's rows start,
+	 * or SIZE_MAX. */
+	struct acct_entry *acct;
+	size_t acct_size, *acct_off;
 	struct auth_lockout *lockout;	/* shared; NULL without passwords */
 	struct auth_gate *gate;		/* the cap on verifications, likewise */
 	void *lockout_mem;		/* both, in one mapping */
@@ -74,6 +79,9 @@ struct master {
  *  row of worker @slot of @g. */
 struct tunnel_stats *master_stats(const struct master_gen *g, int slot,
 				  size_t col);
+/** @brief Worker @slot's accounting table for tunnel @i of @g, or NULL. */
+struct acct_entry *master_acct_row(const struct master_gen *g, int slot,
+				   size_t i);
 /** @brief Add column @col of every worker row of @g to @sum. */
 void master_stats_add(const struct master_gen *g, size_t col,
 		      struct tunnel_stats *sum);

@@ -63,6 +63,74 @@ static const char *status_dest(const struct cfg_tunnel *t)
 		t->dynamic ? "(the client's choice)" : t->connect;
 }
 
+/* ---- per-identity accounting (accounting = true) ---- */
+
+struct status_acct {
+	char name[ACCT_NAME_MAX];
+	uint64_t connections, bytes_up, bytes_down;
+};
+
+static int status_acct_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct status_acct *)a)->name,
+		      ((const struct status_acct *)b)->name);
+}
+
+/** @brief Tunnel @name's identities, summed over every worker of every
+ *  generation, sorted by name: *@out (malloc'd), their count returned;
+ *  0 when it keeps no accounting. */
+static size_t status_identities(const struct master *m, const char *name,
+				struct status_acct **out)
+{
+	struct status_acct *v = NULL;
+	size_t n = 0, cap = 0, k = 0;
+
+	*out = NULL;
+	for (const struct master_gen *g = m->gens; g; g = g->next)
+		for (size_t j = 0; j < g->cfg.ntunnels; j++) {
+			size_t rows = (size_t)g->cfg.tunnels[j].accounting_max_identities + 1;
+			if (strcmp(g->cfg.tunnels[j].name, name) != 0)
+				continue;
+			for (int w = 0; w < g->nslots; w++) {
+				const struct acct_entry *e = master_acct_row(g, w, j);
+				for (size_t r = 0; e && r < rows; r++) {
+					if (!__atomic_load_n(&e[r].used, __ATOMIC_ACQUIRE))
+						continue;
+					if (n == cap) {
+						struct status_acct *nv;
+						cap = cap ? 2 * cap : 64;
+						if (!(nv = realloc(v, cap * sizeof *v))) {
+							free(v);
+							return 0;
+						}
+						v = nv;
+					}
+					snprintf(v[n].name, sizeof v[n].name, "%s", e[r].name);
+					v[n].connections = e[r].connections;
+					v[n].bytes_up = e[r].bytes_up;
+					v[n].bytes_down = e[r].bytes_down;
+					n++;
+				}
+			}
+		}
+	if (!n) {
+		free(v);
+		return 0;
+	}
+	qsort(v, n, sizeof *v, status_acct_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[k].name) == 0) {
+			v[k].connections += v[i].connections;
+			v[k].bytes_up += v[i].bytes_up;
+			v[k].bytes_down += v[i].bytes_down;
+		} else {
+			v[++k] = v[i];
+		}
+	}
+	*out = v;
+	return k + 1;
+}
+
 /* ---- text ---- */
 
 static void status_text_counts(struct control_reply *out,
@@ -129,6 +197,17 @@ void master_status_text(struct master *m, struct control_reply *out)
 			       t->listen, t->destination ? "asking for" : "connect",
 			       status_dest(t));
 		status_text_counts(out, &s);
+		{
+			struct status_acct *ids;
+			size_t n = status_identities(m, t->name, &ids);
+			for (size_t k = 0; k < n; k++)
+				control_printf(out, "  identity %s: %llu connections, %llu bytes up, %llu bytes down\n",
+					       ids[k].name,
+					       (unsigned long long)ids[k].connections,
+					       (unsigned long long)ids[k].bytes_up,
+					       (unsigned long long)ids[k].bytes_down);
+			free(ids);
+		}
 	}
 	for (const struct master_rt *r = m->rts; r; r = r->next) {
 		status_sum_rt(m, r, &s);
@@ -224,6 +303,21 @@ void master_status_json(struct master *m, struct control_reply *out)
 		control_printf(out, ",\"certificate_not_after\":%lld,",
 			       cur->tunnels[i].tls.not_after);
 		status_json_counts(out, &s);
+		if (t->accounting) {
+			struct status_acct *ids;
+			size_t n = status_identities(m, t->name, &ids);
+			control_printf(out, ",\"identities\":[");
+			for (size_t k = 0; k < n; k++) {
+				control_printf(out, "%s{\"identity\":", k ? "," : "");
+				status_json_str(out, ids[k].name);
+				control_printf(out, ",\"connections\":%llu,\"bytes_up\":%llu,\"bytes_down\":%llu}",
+					       (unsigned long long)ids[k].connections,
+					       (unsigned long long)ids[k].bytes_up,
+					       (unsigned long long)ids[k].bytes_down);
+			}
+			control_printf(out, "]");
+			free(ids);
+		}
 		control_printf(out, "}");
 		first = 0;
 	}
@@ -371,6 +465,36 @@ void master_metrics(void *arg, struct metrics_buf *b)
 			metrics_double(b, "ssltunnel_certificate_expiry_seconds",
 				       (double)(rows[i].not_after - (long long)now),
 				       "tunnel", rows[i].name, NULL);
+	metrics_family(b, "ssltunnel_identity_connections_total", "counter",
+		       "Connections per identity (CN, user) on tunnels with accounting = true; past accounting_max_identities, identity=\"other\".");
+	for (size_t i = 0; i < m->gens->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &m->gens->cfg.tunnels[i];
+		struct status_acct *who;
+		size_t nwho = t->accounting ? status_identities(m, t->name, &who) : 0;
+		for (size_t k = 0; k < nwho; k++)
+			metrics_u64(b, "ssltunnel_identity_connections_total",
+				    who[k].connections, "tunnel", t->name,
+				    "identity", who[k].name, NULL);
+		if (nwho)
+			free(who);
+	}
+	metrics_family(b, "ssltunnel_identity_bytes_total", "counter",
+		       "Bytes per identity and direction on tunnels with accounting = true.");
+	for (size_t i = 0; i < m->gens->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &m->gens->cfg.tunnels[i];
+		struct status_acct *who;
+		size_t nwho = t->accounting ? status_identities(m, t->name, &who) : 0;
+		for (size_t k = 0; k < nwho; k++) {
+			metrics_u64(b, "ssltunnel_identity_bytes_total", who[k].bytes_up,
+				    "tunnel", t->name, "identity", who[k].name,
+				    "direction", "up", NULL);
+			metrics_u64(b, "ssltunnel_identity_bytes_total", who[k].bytes_down,
+				    "tunnel", t->name, "identity", who[k].name,
+				    "direction", "down", NULL);
+		}
+		if (nwho)
+			free(who);
+	}
 	for (const struct master_gen *g = m->gens; g; g = g->next)
 		for (int i = 0; i < g->nslots; i++)
 			workers += g->slots[i].pid != 0;

@@ -45,6 +45,18 @@ struct tunnel_stats {
 	uint64_t auth_lockouts;		/* sources locked out */
 };
 
+/* accounting = true: bytes and connections per identity, one table per
+ * worker and tunnel in memory shared with the master. Open addressing by
+ * name; row 0 is "other", for identities past accounting_max_identities.
+ * A worker writes the name, then sets used (release); the master reads
+ * used (acquire), then the name. */
+#define ACCT_NAME_MAX 96
+struct acct_entry {
+	uint32_t used;
+	char name[ACCT_NAME_MAX];
+	uint64_t connections, bytes_up, bytes_down;
+};
+
 struct tunnel {
 	const struct cfg_tunnel *cfg;
 	struct tls_ctx tls;
@@ -53,6 +65,13 @@ struct tunnel {
 	struct tunnel_stats *stats;	/* this worker's, shared with the master */
 	int runtime_id;			/* added at run time: its id; else 0 */
 	struct auth_cache *auth_cache;	/* worker: its logins remembered */
+	struct acct_entry *acct;	/* worker: its accounting table, or NULL */
+	size_t acct_n;			/* its rows, "other" included */
 };
+
+/** @brief Count a finished connection of @who (bytes each way) in @t's
+ *  accounting table, if it has one. */
+void tunnel_account(struct tunnel *t, const char *who, uint64_t up,
+		    uint64_t down);
 
 #endif

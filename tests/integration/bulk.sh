@@ -31,8 +31,8 @@ assert_connections "$T/count" 1
 
 assert_log_contains "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: CN=client1 authorized \(TLS1\.[23] "
 # client role: "up" is what the app sent
-assert_log_contains "$T/cli.log" "info: tunnel out: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $UP bytes up, $DOWN bytes down\$"
-assert_log_contains "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, ($UP bytes up, $DOWN|$DOWN bytes up, $UP) bytes down\$"
+assert_log_contains "$T/cli.log" "info: tunnel out: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $UP bytes up, $DOWN bytes down, [^,]+, to [^ ]+\$"
+assert_log_contains "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, ($UP bytes up, $DOWN|$DOWN bytes up, $UP) bytes down, [^,]+, to [^ ]+\$"
 assert_log_lacks "$T/srv.log" ": (error|warning): "
 assert_log_lacks "$T/cli.log" ": (error|warning): "
 

@@ -25,9 +25,9 @@ count_lines() {
 }
 wait_until 10 count_lines "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: CN=client1 authorized" "$N" ||
 	fail "server log: $(grep -Ec "CN=client1 authorized" "$T/srv.log") 'authorized' lines, expected $N"
-wait_until 10 count_lines "$T/cli.log" "info: tunnel out: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $BYTES bytes up, $BYTES bytes down\$" "$N" ||
+wait_until 10 count_lines "$T/cli.log" "info: tunnel out: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $BYTES bytes up, $BYTES bytes down, [^,]+, to [^ ]+\$" "$N" ||
 	fail "client log: $(grep -Ec "closed after" "$T/cli.log") 'closed after' lines, expected $N with $BYTES bytes each way"
-wait_until 10 count_lines "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $BYTES bytes up, $BYTES bytes down\$" "$N" ||
+wait_until 10 count_lines "$T/srv.log" "info: tunnel in: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $BYTES bytes up, $BYTES bytes down, [^,]+, to [^ ]+\$" "$N" ||
 	fail "server log: $(grep -Ec "closed after" "$T/srv.log") 'closed after' lines, expected $N with $BYTES bytes each way"
 assert_log_lacks "$T/srv.log" ": (error|warning): "
 assert_log_lacks "$T/cli.log" ": (error|warning): "

@@ -13,7 +13,7 @@ make_pki
 pick_ports BE SRV CLI MS MC PROM
 start_backend "$BE" --mode echo
 DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MS\";" write_conf "$T/s.conf" \
-	"$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE" 'allow_cn = [ "client1" ];')"
+	"$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE" 'allow_cn = [ "client1" ]; accounting = true;')"
 DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MC\";" write_conf "$T/c.conf" \
 	"$(client_tunnel out "127.0.0.1:$CLI" "localhost:$SRV" client1)"
 start_daemon "$T/s.conf" "$T/s.log"
@@ -77,4 +77,8 @@ printf 'x' | timeout 10 openssl s_client -connect "127.0.0.1:$SRV" -servername l
 	-CAfile "$PKI/ca.pem" -quiet -nocommands >/dev/null 2>&1 || true
 wait_until 30 eval '[ "$(q "ssltunnel_handshake_failures_total{tunnel=\"in\",reason=\"no_certificate\"}")" = 1 ]' ||
 	fail "Prometheus: no_certificate failures $(q 'ssltunnel_handshake_failures_total{tunnel="in",reason="no_certificate"}')"
-say "ok: Prometheus scrapes both daemons; bytes, connections and handshake failures move as the traffic does"
+wait_until 30 eval '[ "$(q "ssltunnel_identity_bytes_total{tunnel=\"in\",identity=\"CN=client1\",direction=\"down\"}")" = 6000000 ]' ||
+	fail "Prometheus: CN=client1 bytes down $(q 'ssltunnel_identity_bytes_total{tunnel="in",identity="CN=client1",direction="down"}')"
+curl -sS --max-time 10 "http://127.0.0.1:$MS/metrics" | promtool check metrics >"$T/lint2" 2>&1 ||
+	fail "promtool check metrics after traffic: $(cat "$T/lint2")"
+say "ok: Prometheus scrapes both daemons; bytes, connections, handshake failures and per-identity bytes move as the traffic does"

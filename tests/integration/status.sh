@@ -10,13 +10,17 @@
 
 CTL=$top_builddir/ctl/ssltunnelctl
 make_pki
-pick_ports BE SRV CLI
+pick_ports BE SRV CLI ACC A1 A2
 start_backend "$BE" --mode echo
 SS=$T/s.sock CS=$T/c.sock
-DAEMON_EXTRA="control_socket = \"$SS\";" write_conf "$T/s.conf" \
-	"$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE" 'allow_cn = [ "client1" ];')"
+DAEMON_EXTRA="control_socket = \"$SS\";" LOG_LEVEL=info write_conf "$T/s.conf" \
+	"$(server_tunnel in "127.0.0.1:$SRV" "127.0.0.1:$BE" 'allow_cn = [ "client1" ];')" \
+	"$(server_tunnel acc "127.0.0.1:$ACC" "127.0.0.1:$BE" 'allow_cn = [ "client1", "client2" ];
+	  accounting = true; accounting_max_identities = 1;')"
 DAEMON_EXTRA="control_socket = \"$CS\";" write_conf "$T/c.conf" \
-	"$(client_tunnel out "127.0.0.1:$CLI" "localhost:$SRV" client1)"
+	"$(client_tunnel out "127.0.0.1:$CLI" "localhost:$SRV" client1)" \
+	"$(client_tunnel a1 "127.0.0.1:$A1" "localhost:$ACC" client1)" \
+	"$(client_tunnel a2 "127.0.0.1:$A2" "localhost:$ACC" client2)"
 start_daemon "$T/s.conf" "$T/s.log"
 SPID=$LAST_PID
 start_daemon "$T/c.conf" "$T/c.log"
@@ -103,3 +107,27 @@ out=$(timeout 30 "$CTL" -s "$SS" status --json) || fail "status --json after rel
 out=$(timeout 10 "$CTL" -s "$SS" status --bogus 2>&1) && fail "status --bogus succeeded"
 grep -q "status takes --json or nothing" <<<"$out" || fail "status --bogus: $out"
 say "ok: after a reload status says generation 2; a bad option is one error line"
+
+# 4. accounting = true: per identity, bounded; the rest is "other". The
+#    closing log line names the identity and the destination.
+small=$((100 * 1024 + 3))
+random_file "$T/small" "$small"
+for i in 1 2 3; do
+	"$TCPTOOL" -t 30 sendrecv 127.0.0.1 "$A1" "$T/small" "$T/s1.$i" >/dev/null || fail "a1 stream"
+done
+"$TCPTOOL" -t 30 sendrecv 127.0.0.1 "$A2" "$T/small" "$T/s2" >/dev/null || fail "a2 stream"
+ident() {	# ident IDENTITY KEY: a figure of the acc tunnel's identity
+	timeout 30 "$CTL" -s "$SS" status --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+t = [t for t in d["tunnels"] if t["name"] == "acc"][0]
+i = [i for i in t["identities"] if i["identity"] == sys.argv[1]]
+print(i[0][sys.argv[2]] if i else "none")' "$1" "$2"
+}
+wait_until 10 eval '[ "$(ident CN=client1 connections)" = 3 ] && [ "$(ident other connections)" = 1 ]' ||
+	fail "accounting: CN=client1 $(ident CN=client1 connections) connections, other $(ident other connections): $(timeout 10 "$CTL" -s "$SS" status --json)"
+[ "$(ident CN=client1 bytes_down)" = $((3 * small)) ] || fail "accounting: CN=client1 bytes_down $(ident CN=client1 bytes_down)"
+[ "$(ident other bytes_up)" = "$small" ] || fail "accounting: other bytes_up $(ident other bytes_up)"
+[ "$(ident CN=client2 connections)" = none ] || fail "accounting kept more than accounting_max_identities"
+assert_log_contains "$T/s.log" "info: tunnel acc: 127\.0\.0\.1:[0-9]+: closed after [0-9]+ ms, $small bytes up, $small bytes down, CN=client2, to 127\.0\.0\.1:$BE\$"
+say "ok: accounting: CN=client1 3 connections and its bytes; client2 past the bound counted as other; the log line names both"

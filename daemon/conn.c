@@ -231,7 +231,8 @@ void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
 	c->st = CONN_CONNECTING;
 	c->dest = addrs;
 	c->ndest = n;
-	c->dest_name = name;
+	snprintf(c->dest_buf, sizeof c->dest_buf, "%s", name ? name : "?");
+	c->dest_name = c->dest_buf;
 	c->addr_idx = 0;
 	if (timer_arm(&c->w->timers, &c->timer,
 		      timer_now_ms() + 1000ULL * c->t->cfg->connect_timeout) < 0) {

@@ -48,7 +48,8 @@ struct conn {
 	struct timer timer;
 	const struct net_addr *dest;	/* where the outgoing leg goes */
 	int ndest;
-	const char *dest_name;	/* "host:port" for logs */
+	const char *dest_name;	/* "host:port" for logs: dest_buf */
+	char dest_buf[320];	/* a copy: the protocol step's goes with it */
 	int addr_idx;		/* which address of dest is tried */
 	struct proto *pr;	/* the protocol step, while there is one */
 	struct proto_client *pc;	/* the client role's protocol step */

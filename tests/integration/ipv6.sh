@@ -24,7 +24,7 @@ assert_same "$T/down" "$T/got"
 assert_connections "$T/count" 1
 grep -q 'from \[::1\]:' "$T/count" || fail "the backend's connection did not come from [::1]: $(cat "$T/count")"
 assert_log_contains "$T/srv.log" "info: tunnel in: \[::1\]:[0-9]+: CN=client1 authorized"
-assert_log_contains "$T/cli.log" "info: tunnel out: \[::1\]:[0-9]+: closed after [0-9]+ ms, 3000000 bytes up, 2000000 bytes down\$"
+assert_log_contains "$T/cli.log" "info: tunnel out: \[::1\]:[0-9]+: closed after [0-9]+ ms, 3000000 bytes up, 2000000 bytes down, [^,]+, to [^ ]+\$"
 
 # the IPv4 loopback is not served by these tunnels
 "$TCPTOOL" -t 2 expect-closed 127.0.0.1 "$CLI" >/dev/null 2>&1 &&

@@ -299,29 +299,22 @@ static int ctl_list(struct master *m, struct control_reply *out)
 		       "BYTES_UP", "BYTES_DOWN");
 	for (size_t i = 0; i < c->ntunnels; i++) {
 		const struct cfg_tunnel *t = &c->tunnels[i];
-		struct tunnel_stats sum = { 0 };
+		struct tunnel_stats sum;
 		char dest[300];
 
 		if (!t->listen)
 			continue;	/* the console's: a template */
-		for (const struct master_gen *g = m->gens; g; g = g->next)
-			for (size_t j = 0; j < g->cfg.ntunnels; j++)
-				if (strcmp(g->cfg.tunnels[j].name, t->name) == 0)
-					master_stats_add(g, j, &sum);
+		master_sum_tunnel(m, t->name, &sum);
 		snprintf(dest, sizeof dest, "%s", t->destination ? t->destination :
 			 t->dynamic ? "(client's choice)" : t->connect);
 		ctl_row(out, t->name, t->listen, dest,
 			t->role == CFG_ROLE_SERVER ? "(server)" : "(client)", &sum);
 	}
 	for (const struct master_rt *r = m->rts; r; r = r->next) {
-		struct tunnel_stats sum = { 0 };
+		struct tunnel_stats sum;
 		char id[16];
 
-		for (const struct master_gen *g = m->gens; g; g = g->next)
-			master_stats_add(g, g->cfg.ntunnels + r->msg.slot, &sum);
-		sum.accepted += r->base_accepted;
-		sum.bytes_up += r->base_bytes_up;
-		sum.bytes_down += r->base_bytes_down;
+		master_sum_rt(m, r, &sum);
 		snprintf(id, sizeof id, "%d", r->msg.id);
 		ctl_row(out, id, r->msg.listen, r->msg.dest, r->msg.via, &sum);
 	}

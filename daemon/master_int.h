@@ -91,6 +91,15 @@ int master_reload(struct master *m, char *err, size_t errlen);
 
 /* master_status.c */
 
+/** @brief The figures of configured tunnel @name, over all generations
+ *  still running. */
+void master_sum_tunnel(const struct master *m, const char *name,
+		       struct tunnel_stats *sum);
+/** @brief The figures of runtime tunnel @r, over all generations, and
+ *  those of generations gone since. */
+void master_sum_rt(const struct master *m, const struct master_rt *r,
+		   struct tunnel_stats *sum);
+
 /** @brief `status`: every tunnel's figures, every worker's, as text. */
 void master_status_text(struct master *m, struct control_reply *out);
 /** @brief `status --json`: the same as one JSON object. */

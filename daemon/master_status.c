@@ -24,8 +24,8 @@ static const char *const status_user_why[USER_WHY_N] = {
 	"ktls_off", "no_kernel_tls", "handoff_refused",
 };
 
-/** @brief The figures of configured tunnel @name, over all generations. */
-static void status_sum_tunnel(const struct master *m, const char *name,
+/* Declared (and described) in master_int.h: `list` uses them too. */
+void master_sum_tunnel(const struct master *m, const char *name,
 			      struct tunnel_stats *sum)
 {
 	memset(sum, 0, sizeof *sum);
@@ -35,8 +35,7 @@ static void status_sum_tunnel(const struct master *m, const char *name,
 				master_stats_add(g, j, sum);
 }
 
-/** @brief The figures of runtime tunnel @r, over all generations. */
-static void status_sum_rt(const struct master *m, const struct master_rt *r,
+void master_sum_rt(const struct master *m, const struct master_rt *r,
 			  struct tunnel_stats *sum)
 {
 	memset(sum, 0, sizeof *sum);
@@ -190,7 +189,7 @@ void master_status_text(struct master *m, struct control_reply *out)
 
 		if (!t->listen)
 			continue;	/* the console's template */
-		status_sum_tunnel(m, t->name, &s);
+		master_sum_tunnel(m, t->name, &s);
 		control_printf(out, "tunnel %s: %s role, %s, listen %s, %s %s\n",
 			       t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
 			       t->transport == CFG_TRANSPORT_WEBSOCKET ? "websocket" : "tls",
@@ -210,7 +209,7 @@ void master_status_text(struct master *m, struct control_reply *out)
 		}
 	}
 	for (const struct master_rt *r = m->rts; r; r = r->next) {
-		status_sum_rt(m, r, &s);
+		master_sum_rt(m, r, &s);
 		control_printf(out, "tunnel %d: runtime, via %s, listen %s, asking for %s\n",
 			       r->msg.id, r->msg.via, r->msg.listen, r->msg.dest);
 		status_text_counts(out, &s);
@@ -291,7 +290,7 @@ void master_status_json(struct master *m, struct control_reply *out)
 
 		if (!t->listen)
 			continue;
-		status_sum_tunnel(m, t->name, &s);
+		master_sum_tunnel(m, t->name, &s);
 		control_printf(out, "%s{\"name\":", first ? "" : ",");
 		status_json_str(out, t->name);
 		control_printf(out, ",\"role\":\"%s\",\"transport\":\"%s\",\"listen\":",
@@ -322,7 +321,7 @@ void master_status_json(struct master *m, struct control_reply *out)
 		first = 0;
 	}
 	for (const struct master_rt *r = m->rts; r; r = r->next) {
-		status_sum_rt(m, r, &s);
+		master_sum_rt(m, r, &s);
 		control_printf(out, "%s{\"name\":\"%d\",\"role\":\"client\",\"runtime\":true,\"via\":",
 			       first ? "" : ",", r->msg.id);
 		status_json_str(out, r->msg.via);
@@ -375,13 +374,13 @@ static struct status_row *status_rows(const struct master *m, size_t *n,
 			continue;
 		rows[k].name = cur->cfg.tunnels[i].name;
 		rows[k].not_after = cur->tunnels[i].tls.not_after;
-		status_sum_tunnel(m, rows[k].name, &rows[k].s);
+		master_sum_tunnel(m, rows[k].name, &rows[k].s);
 		k++;
 	}
 	for (const struct master_rt *r = m->rts; r; r = r->next) {
 		snprintf(ids[r->msg.slot], 16, "%d", r->msg.id);
 		rows[k].name = ids[r->msg.slot];
-		status_sum_rt(m, r, &rows[k].s);
+		master_sum_rt(m, r, &rows[k].s);
 		k++;
 	}
 	*n = k;

@@ -442,7 +442,7 @@ static int conn_choose_path(struct conn *c)
 		conn_reject(c, LOG_WARNING, "kernel TLS hand-off failed: %s", why);
 		return -1;
 	}
-	c->mover = k ? &relay_splice_ops : &relay_user_ops;
+	c->mover = k ? &mover_splice_ops : &mover_user_ops;
 	if (k)
 		log_debug("tunnel %s: %s: ktls=tx+rx", c->t->cfg->name, c->peer);
 	else
@@ -453,7 +453,7 @@ static int conn_choose_path(struct conn *c)
 
 void conn_start_relay(struct conn *c)
 {
-	enum relay_status rs;
+	enum mover_status rs;
 
 	timer_cancel(&c->w->timers, &c->timer);
 	if ((c->pr && proto_handoff(c) < 0) ||
@@ -464,16 +464,16 @@ void conn_start_relay(struct conn *c)
 	proto_client_free(c);
 	c->st = CONN_RELAYING;
 	if (c->ws)
-		c->mover = &relay_ws_ops;
+		c->mover = &mover_ws_ops;
 	rs = c->mover->start(c);
-	if (rs != RELAY_CONTINUE)
-		conn_close(c, rs == RELAY_ERROR);
+	if (rs != MOVER_CONTINUE)
+		conn_close(c, rs == MOVER_ERROR);
 }
 
 void conn_event(struct conn_fd *f, uint32_t events)
 {
 	struct conn *c = f->c;
-	enum relay_status rs;
+	enum mover_status rs;
 
 	switch (c->st) {
 	case CONN_PROXY:
@@ -499,8 +499,8 @@ void conn_event(struct conn_fd *f, uint32_t events)
 		break;
 	case CONN_RELAYING:
 		rs = c->mover->on_event(c, f, events);
-		if (rs != RELAY_CONTINUE)
-			conn_close(c, rs == RELAY_ERROR);
+		if (rs != MOVER_CONTINUE)
+			conn_close(c, rs == MOVER_ERROR);
 		break;
 	case CONN_CLOSED:
 		break;
@@ -509,13 +509,13 @@ void conn_event(struct conn_fd *f, uint32_t events)
 
 void conn_resume(struct conn *c)
 {
-	enum relay_status rs;
+	enum mover_status rs;
 
 	if (c->st != CONN_RELAYING)
 		return;
 	rs = c->mover->on_event(c, NULL, 0);
-	if (rs != RELAY_CONTINUE)
-		conn_close(c, rs == RELAY_ERROR);
+	if (rs != MOVER_CONTINUE)
+		conn_close(c, rs == MOVER_ERROR);
 }
 
 void conn_timeout(struct conn *c)
@@ -537,9 +537,9 @@ void conn_timeout(struct conn *c)
 			    c->t->cfg->role == CFG_ROLE_SERVER ? "backend" : "server",
 			    c->dest_name, c->t->cfg->connect_timeout);
 	} else if (c->st == CONN_RELAYING && c->ws) {
-		enum relay_status rs = relay_ws_tick(c);
-		if (rs != RELAY_CONTINUE)
-			conn_close(c, rs == RELAY_ERROR);
+		enum mover_status rs = mover_ws_tick(c);
+		if (rs != MOVER_CONTINUE)
+			conn_close(c, rs == MOVER_ERROR);
 	} else if (c->pc) {
 		proto_client_timeout(c);
 	} else if (c->pr) {

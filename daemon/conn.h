@@ -7,14 +7,14 @@
 #include <gnutls/gnutls.h>
 
 #include "net.h"
-#include "relay.h"
+#include "mover.h"
 #include "timer.h"
 #include "tunnel.h"
 
 struct worker;
 struct proto;
 struct proto_client;
-struct relay_ws;
+struct mover_ws;
 struct conn_pp;
 
 enum conn_state {
@@ -58,13 +58,13 @@ struct conn {
 	struct sockaddr_storage peer_ss;	/* the same, for the lockout */
 	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
-	const struct relay_ops *mover;
+	const struct mover_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
 	int user_why;		/* if not: why (enum tunnel_user_why) */
 	int ulp;		/* "tls" ULP attached to the TLS leg */
 	int ws;			/* the TLS leg carries WebSocket frames */
-	struct relay_ws *wsr;	/* the WebSocket mover's state */
-	struct relay_dir up, down;
+	struct mover_ws *wsr;	/* the WebSocket mover's state */
+	struct mover_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */
 	struct conn *prev, *next;	/* worker's list of live connections */

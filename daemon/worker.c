@@ -29,7 +29,7 @@ unsigned char *worker_buf_get(struct worker *w)
 {
 	if (w->npool)
 		return w->pool[--w->npool];
-	return malloc(RELAY_BUF_SIZE);
+	return malloc(MOVER_BUF_SIZE);
 }
 
 void worker_buf_put(struct worker *w, unsigned char *buf)

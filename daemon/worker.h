@@ -72,7 +72,7 @@ struct worker {
  *  are done or drain_timeout seconds passed. Never returns. */
 void worker_run(const struct worker_setup *s);
 
-/** @brief A relay buffer (RELAY_BUF_SIZE), from the pool if one is idle. */
+/** @brief A relay buffer (MOVER_BUF_SIZE), from the pool if one is idle. */
 unsigned char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, unsigned char *buf);
 /** @brief A non-blocking pipe for the splice mover; -1 with errno. */

@@ -1,6 +1,6 @@
-/* relay_user.c - the userspace mover: GnuTLS records through bounded buffers
+/* mover_user.c - the userspace mover: GnuTLS records through bounded buffers
  *
- * Each direction holds at most one RELAY_BUF_SIZE buffer, taken from the
+ * Each direction holds at most one MOVER_BUF_SIZE buffer, taken from the
  * worker's pool when bytes arrive and given back as soon as they are
  * written, so an idle connection holds no buffer. A direction reads only
  * when its buffer has room; a slow destination therefore stops reads from
@@ -18,14 +18,14 @@
 
 #include "conn.h"
 #include "log.h"
-#include "relay.h"
+#include "mover.h"
 #include "worker.h"
 
 /* Bytes one direction may move per call before it yields to the other
  * connections of the worker. */
-#define RELAY_QUANTUM (1024 * 1024)
+#define MOVER_QUANTUM (1024 * 1024)
 
-static void relay_dir_release(struct worker *w, struct relay_dir *d)
+static void mover_dir_release(struct worker *w, struct mover_dir *d)
 {
 	if (d->buf && d->len == 0) {
 		worker_buf_put(w, d->buf);
@@ -34,7 +34,7 @@ static void relay_dir_release(struct worker *w, struct relay_dir *d)
 	}
 }
 
-static int relay_dir_take(struct worker *w, struct relay_dir *d)
+static int mover_dir_take(struct worker *w, struct mover_dir *d)
 {
 	if (!d->buf && !(d->buf = worker_buf_get(w)))
 		return -1;
@@ -42,7 +42,7 @@ static int relay_dir_take(struct worker *w, struct relay_dir *d)
 }
 
 /** @brief Pass the source's end on: close_notify then FIN on the TLS leg. */
-static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
+static enum dir_step mover_up_finish(struct conn *c, struct mover_dir *d)
 {
 	int rc = gnutls_bye(c->sess, GNUTLS_SHUT_WR);
 
@@ -62,9 +62,9 @@ static enum dir_step relay_up_finish(struct conn *c, struct relay_dir *d)
 }
 
 /** @brief plain -> TLS: read plaintext, send it as records. */
-static enum dir_step relay_up(struct conn *c)
+static enum dir_step mover_up(struct conn *c)
 {
-	struct relay_dir *d = &c->up;
+	struct mover_dir *d = &c->up;
 	size_t moved = 0;
 	ssize_t n;
 
@@ -72,10 +72,10 @@ static enum dir_step relay_up(struct conn *c)
 		if (d->len) {
 			size_t want = d->inflight ? d->inflight : d->len;
 			if (!d->corked && d->len > 16384)
-				relay_cork(c, d, 1);
+				mover_cork(c, d, 1);
 			n = gnutls_record_send(c->sess, d->buf + d->off, want);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-				relay_cork(c, d, 0);
+				mover_cork(c, d, 0);
 				d->inflight = want;
 				d->wait = EPOLLOUT;
 				d->wait_tls = 1;
@@ -94,26 +94,26 @@ static enum dir_step relay_up(struct conn *c)
 			moved += n;
 			if (d->len == 0) {
 				d->off = 0;
-				relay_cork(c, d, 0);
+				mover_cork(c, d, 0);
 			}
 			continue;
 		}
 		if (d->eof)
-			return relay_up_finish(c, d);
-		if (moved >= RELAY_QUANTUM)
+			return mover_up_finish(c, d);
+		if (moved >= MOVER_QUANTUM)
 			return DIR_YIELD;
-		if (relay_dir_take(c->w, d) < 0) {
+		if (mover_dir_take(c->w, d) < 0) {
 			snprintf(c->reason, sizeof c->reason, "out of memory");
 			return DIR_FAILED;
 		}
-		n = recv(c->plain.fd, d->buf, RELAY_BUF_SIZE, 0);
+		n = recv(c->plain.fd, d->buf, MOVER_BUF_SIZE, 0);
 		if (n > 0) {
 			d->len = n;
 		} else if (n == 0) {
 			d->eof = 1;
-			relay_dir_release(c->w, d);
+			mover_dir_release(c->w, d);
 		} else if (errno == EAGAIN || errno == EINTR) {
-			relay_dir_release(c->w, d);
+			mover_dir_release(c->w, d);
 			d->wait = EPOLLIN;
 			d->wait_tls = 0;
 			return DIR_BLOCKED;
@@ -127,10 +127,10 @@ static enum dir_step relay_up(struct conn *c)
 }
 
 /** @brief Decrypt records into the free part of the buffer. */
-static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
+static enum dir_step mover_down_fill(struct conn *c, struct mover_dir *d)
 {
-	while (d->off + d->len < RELAY_BUF_SIZE) {
-		size_t room = RELAY_BUF_SIZE - d->off - d->len;
+	while (d->off + d->len < MOVER_BUF_SIZE) {
+		size_t room = MOVER_BUF_SIZE - d->off - d->len;
 		ssize_t n = gnutls_record_recv(c->sess, d->buf + d->off + d->len,
 					       room);
 		if (n > 0) {
@@ -149,7 +149,7 @@ static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
 		}
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
 			if (d->len == 0) {
-				relay_dir_release(c->w, d);
+				mover_dir_release(c->w, d);
 				d->wait = EPOLLIN;
 				d->wait_tls = 1;
 				return DIR_BLOCKED;
@@ -165,9 +165,9 @@ static enum dir_step relay_down_fill(struct conn *c, struct relay_dir *d)
 }
 
 /** @brief TLS -> plain: receive records, write plaintext. */
-static enum dir_step relay_down(struct conn *c)
+static enum dir_step mover_down(struct conn *c)
 {
-	struct relay_dir *d = &c->down;
+	struct mover_dir *d = &c->down;
 	size_t moved = 0;
 	ssize_t n;
 	enum dir_step st;
@@ -192,7 +192,7 @@ static enum dir_step relay_down(struct conn *c)
 			moved += n;
 			if (d->len == 0) {
 				d->off = 0;
-				relay_dir_release(c->w, d);
+				mover_dir_release(c->w, d);
 			}
 			continue;
 		}
@@ -202,38 +202,38 @@ static enum dir_step relay_down(struct conn *c)
 			d->wait = 0;
 			return DIR_FINISHED;
 		}
-		if (moved >= RELAY_QUANTUM)
+		if (moved >= MOVER_QUANTUM)
 			return DIR_YIELD;
-		if (relay_dir_take(c->w, d) < 0) {
+		if (mover_dir_take(c->w, d) < 0) {
 			snprintf(c->reason, sizeof c->reason, "out of memory");
 			return DIR_FAILED;
 		}
-		st = relay_down_fill(c, d);
+		st = mover_down_fill(c, d);
 		if (st != DIR_MOVED)
 			return st;
 	}
 	return DIR_FINISHED;
 }
 
-static enum dir_step relay_user_step(struct conn *c, int down)
+static enum dir_step mover_user_step(struct conn *c, int down)
 {
-	return down ? relay_down(c) : relay_up(c);
+	return down ? mover_down(c) : mover_up(c);
 }
 
-static enum relay_status relay_user_start(struct conn *c)
+static enum mover_status mover_user_start(struct conn *c)
 {
 	c->t->stats->relayed_user++;
 	c->t->stats->user_why[c->user_why]++;
-	return relay_pump(c, relay_user_step);
+	return mover_pump(c, mover_user_step);
 }
 
-static enum relay_status relay_user_event(struct conn *c, struct conn_fd *f,
+static enum mover_status mover_user_event(struct conn *c, struct conn_fd *f,
 					  uint32_t events)
 {
-	return relay_pump(c, relay_user_step);
+	return mover_pump(c, mover_user_step);
 }
 
-static void relay_user_close(struct conn *c)
+static void mover_user_close(struct conn *c)
 {
 	if (c->up.buf)
 		worker_buf_put(c->w, c->up.buf);
@@ -242,9 +242,9 @@ static void relay_user_close(struct conn *c)
 	c->up.buf = c->down.buf = NULL;
 }
 
-const struct relay_ops relay_user_ops = {
+const struct mover_ops mover_user_ops = {
 	.name = "userspace",
-	.start = relay_user_start,
-	.on_event = relay_user_event,
-	.close = relay_user_close,
+	.start = mover_user_start,
+	.on_event = mover_user_event,
+	.close = mover_user_close,
 };

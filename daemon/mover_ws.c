@@ -1,4 +1,4 @@
-/* relay_ws.c - the WebSocket mover: the TLS leg carries RFC 6455 frames
+/* mover_ws.c - the WebSocket mover: the TLS leg carries RFC 6455 frames
  *
  * Framing belongs to the direction:
  *  - TLS -> plain (frames in): the frames are read into the direction's
@@ -35,7 +35,7 @@
 #include "conn.h"
 #include "ktls.h"
 #include "log.h"
-#include "relay.h"
+#include "mover.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -43,7 +43,7 @@
 #define WS_IOV 16		/* payload slices gathered for one writev */
 #define WS_SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 
-struct relay_ws {
+struct mover_ws {
 	struct ws_rx rx;		/* frames in */
 	struct iovec iov[WS_IOV];	/* in: unmasked payload slices of buf,
 					 * written to the plain side at once */
@@ -71,7 +71,7 @@ struct relay_ws {
  *  frame may go? */
 static int ws_boundary(const struct conn *c)
 {
-	const struct relay_ws *ws = c->wsr;
+	const struct mover_ws *ws = c->wsr;
 
 	return ws->splice_up ? ws->hdrlen == 0 && c->up.inpipe == 0 :
 		c->up.len == 0;
@@ -80,7 +80,7 @@ static int ws_boundary(const struct conn *c)
 /** @brief Queue a control frame for the outgoing direction. */
 static int ws_queue(struct conn *c, unsigned opcode, const void *p, size_t n)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	unsigned char key[4];
 	size_t k;
 
@@ -99,7 +99,7 @@ static int ws_queue(struct conn *c, unsigned opcode, const void *p, size_t n)
  *  sends); after it nothing more is sent. */
 static int ws_queue_close(struct conn *c, uint16_t code, const char *reason)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	unsigned char key[4];
 	size_t k;
 
@@ -118,7 +118,7 @@ static int ws_queue_close(struct conn *c, uint16_t code, const char *reason)
  *  sent (or not at a boundary), 1: blocked, -1: failed. */
 static int ws_flush_ctl(struct conn *c)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 
 	while (ws->ctloff < ws->ctllen && ws_boundary(c)) {
 		size_t want = ws->ctlinflight ? ws->ctlinflight :
@@ -138,7 +138,7 @@ static int ws_flush_ctl(struct conn *c)
 	return 0;
 }
 
-static enum dir_step ws_block(struct relay_dir *d, uint32_t ev, int tls)
+static enum dir_step ws_block(struct mover_dir *d, uint32_t ev, int tls)
 {
 	d->wait = ev;
 	d->wait_tls = tls;
@@ -147,7 +147,7 @@ static enum dir_step ws_block(struct relay_dir *d, uint32_t ev, int tls)
 
 /** @brief Splice what the direction's pipe holds to the TLS leg (@tls)
  *  or the plain one, counting it. DIR_MOVED once some went out. */
-static enum dir_step ws_pipe_out(struct conn *c, struct relay_dir *d, int tls,
+static enum dir_step ws_pipe_out(struct conn *c, struct mover_dir *d, int tls,
 				 size_t *moved)
 {
 	ssize_t n = splice(d->pipe[0], NULL, tls ? c->tls.fd : c->plain.fd,
@@ -169,7 +169,7 @@ static enum dir_step ws_pipe_out(struct conn *c, struct relay_dir *d, int tls,
 }
 
 /** @brief The local side ended: close frame 1000, close_notify, FIN. */
-static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
+static enum dir_step ws_up_finish(struct conn *c, struct mover_dir *d)
 {
 	int rc;
 
@@ -187,8 +187,8 @@ static enum dir_step ws_up_finish(struct conn *c, struct relay_dir *d)
 /** @brief plain -> TLS on the userspace path: read, frame, send. */
 static enum dir_step ws_up_user(struct conn *c)
 {
-	struct relay_dir *d = &c->up;
-	struct relay_ws *ws = c->wsr;
+	struct mover_dir *d = &c->up;
+	struct mover_ws *ws = c->wsr;
 	unsigned char h[WS_HEADER_MAX];
 	size_t moved = 0, hl;
 	ssize_t n;
@@ -203,10 +203,10 @@ static enum dir_step ws_up_user(struct conn *c)
 		if (d->len) {
 			size_t want = d->inflight ? d->inflight : d->len;
 			if (!d->corked && d->len > 16384)
-				relay_cork(c, d, 1);
+				mover_cork(c, d, 1);
 			n = conn_tls_send(c, d->buf + d->off, want);
 			if (n < 0 && errno == EAGAIN) {
-				relay_cork(c, d, 0);
+				mover_cork(c, d, 0);
 				d->inflight = want;
 				return ws_block(d, EPOLLOUT, 1);
 			}
@@ -216,7 +216,7 @@ static enum dir_step ws_up_user(struct conn *c)
 			d->off += n;
 			d->len -= n;
 			if (d->len == 0) {
-				relay_cork(c, d, 0);
+				mover_cork(c, d, 0);
 				c->bytes_up += ws->frame_payload;
 				c->t->stats->bytes_up += ws->frame_payload;
 				moved += ws->frame_payload;
@@ -235,7 +235,7 @@ static enum dir_step ws_up_user(struct conn *c)
 			return DIR_FAILED;
 		}
 		n = recv(c->plain.fd, d->buf + WS_HEADER_MAX,
-			 RELAY_BUF_SIZE - WS_HEADER_MAX, 0);
+			 MOVER_BUF_SIZE - WS_HEADER_MAX, 0);
 		if (n > 0) {
 			unsigned char key[4];
 			if (ws->client) {
@@ -274,8 +274,8 @@ static enum dir_step ws_up_user(struct conn *c)
  *  pipe -> kTLS socket, behind its header sent with MSG_MORE. */
 static enum dir_step ws_up_splice(struct conn *c)
 {
-	struct relay_dir *d = &c->up;
-	struct relay_ws *ws = c->wsr;
+	struct mover_dir *d = &c->up;
+	struct mover_ws *ws = c->wsr;
 	size_t moved = 0;
 	ssize_t n;
 	int rc;
@@ -316,7 +316,7 @@ static enum dir_step ws_up_splice(struct conn *c)
 				 "no pipe for splice: %s", strerror(errno));
 			return DIR_FAILED;
 		}
-		n = splice(c->plain.fd, NULL, d->pipe[1], NULL, RELAY_BUF_SIZE,
+		n = splice(c->plain.fd, NULL, d->pipe[1], NULL, MOVER_BUF_SIZE,
 			   WS_SPLICE_FLAGS);
 		if (n > 0) {
 			d->inpipe = n;
@@ -339,7 +339,7 @@ static enum dir_step ws_up_splice(struct conn *c)
 
 /** @brief Is the rest of the current frame binary payload the kernel
  *  can splice? (Text is read: it is the server's status, for the log.) */
-static int ws_splice_ready(const struct relay_ws *ws)
+static int ws_splice_ready(const struct mover_ws *ws)
 {
 	return ws_rx_payload_left(&ws->rx) && ws->rx.msg_opcode == WS_OP_BINARY;
 }
@@ -347,10 +347,10 @@ static int ws_splice_ready(const struct relay_ws *ws)
 /** @brief Under kTLS, the unmasked payload of a frame from the server
  *  goes TLS -> pipe -> plain, never through user space. Returns
  *  DIR_MOVED to go on with the frames, or where it stopped. */
-static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
+static enum dir_step ws_down_splice(struct conn *c, struct mover_dir *d,
 				    size_t *moved)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	uint64_t left;
 	ssize_t n;
 
@@ -372,7 +372,7 @@ static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
 			return DIR_FAILED;
 		}
 		n = splice(c->tls.fd, NULL, d->pipe[1], NULL,
-			   left < RELAY_BUF_SIZE ? left : RELAY_BUF_SIZE,
+			   left < MOVER_BUF_SIZE ? left : MOVER_BUF_SIZE,
 			   WS_SPLICE_FLAGS);
 		if (n > 0) {
 			ws_rx_skip(&ws->rx, n);
@@ -391,7 +391,7 @@ static enum dir_step ws_down_splice(struct conn *c, struct relay_dir *d,
  *  effort, when the outgoing direction is between frames) and fail. */
 static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	char why[160];
 	uint16_t code = ws_error_close_code(err);
 
@@ -409,7 +409,7 @@ static enum dir_step ws_protocol_error(struct conn *c, ssize_t err)
  *  logged once whole. */
 static void ws_log_text(struct conn *c, const unsigned char *p, size_t n)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 
 	for (size_t i = 0; i < n && ws->textlen + 1 < sizeof ws->text; i++)
 		ws->text[ws->textlen++] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
@@ -423,10 +423,10 @@ static void ws_log_text(struct conn *c, const unsigned char *p, size_t n)
 }
 
 /** @brief One event of the frames in; 0 to go on, or a step result. */
-static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
+static int ws_down_event(struct conn *c, struct mover_dir *d, ssize_t used,
 			 const struct ws_event *ev, enum dir_step *st)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 
 	switch (ev->type) {
 	case WS_EV_DATA:
@@ -470,10 +470,10 @@ static int ws_down_event(struct conn *c, struct relay_dir *d, ssize_t used,
 
 /** @brief Write the gathered payload slices to the plain side. DIR_MOVED
  *  once they are all out. */
-static enum dir_step ws_write_slices(struct conn *c, struct relay_dir *d,
+static enum dir_step ws_write_slices(struct conn *c, struct mover_dir *d,
 				     size_t *moved)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	ssize_t n;
 
 	while (ws->iovi < ws->niov) {
@@ -510,21 +510,21 @@ static enum dir_step ws_write_slices(struct conn *c, struct relay_dir *d,
  *  userspace path as many records as fit (one send for many), when
  *  splicing no further than the next header. >0, 0 at the end, or -1
  *  (errno EAGAIN, or c->reason). */
-static ssize_t ws_read_frames(struct conn *c, struct relay_dir *d)
+static ssize_t ws_read_frames(struct conn *c, struct mover_dir *d)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 	ssize_t n;
 
 	if (ws->tls_eof)
 		return 0;
 	d->off = 0;
 	n = conn_tls_recv(c, d->buf, ws->splice_down ? WS_HEADER_MAX :
-			  RELAY_BUF_SIZE);
+			  MOVER_BUF_SIZE);
 	if (n <= 0 || ws->splice_down)
 		return n;
 	d->len = n;
-	while (RELAY_BUF_SIZE - d->len >= 16384) {
-		n = conn_tls_recv(c, d->buf + d->len, RELAY_BUF_SIZE - d->len);
+	while (MOVER_BUF_SIZE - d->len >= 16384) {
+		n = conn_tls_recv(c, d->buf + d->len, MOVER_BUF_SIZE - d->len);
 		if (n == 0)
 			ws->tls_eof = 1;
 		if (n <= 0)
@@ -537,8 +537,8 @@ static ssize_t ws_read_frames(struct conn *c, struct relay_dir *d)
 /** @brief TLS -> plain: frames in, payload out. */
 static enum dir_step ws_down(struct conn *c)
 {
-	struct relay_dir *d = &c->down;
-	struct relay_ws *ws = c->wsr;
+	struct mover_dir *d = &c->down;
+	struct mover_ws *ws = c->wsr;
 	struct ws_event ev;
 	enum dir_step st = DIR_MOVED;
 	size_t moved = 0;
@@ -625,11 +625,11 @@ static void ws_arm_ping(struct conn *c)
 		timer_arm(&c->w->timers, &c->timer, timer_now_ms() + 1000ULL * s);
 }
 
-static enum relay_status ws_start(struct conn *c)
+static enum mover_status ws_start(struct conn *c)
 {
 	if (!(c->wsr = calloc(1, sizeof *c->wsr))) {
 		snprintf(c->reason, sizeof c->reason, "out of memory");
-		return RELAY_ERROR;
+		return MOVER_ERROR;
 	}
 	/* A server takes masked frames from its client, a client unmasked
 	 * ones from its server. */
@@ -644,42 +644,42 @@ static enum relay_status ws_start(struct conn *c)
 		c->t->stats->user_why[c->user_why]++;
 	}
 	ws_arm_ping(c);
-	return relay_pump(c, ws_step);
+	return mover_pump(c, ws_step);
 }
 
-static enum relay_status ws_event(struct conn *c, struct conn_fd *f,
+static enum mover_status ws_event(struct conn *c, struct conn_fd *f,
 				  uint32_t events)
 {
-	return relay_pump(c, ws_step);
+	return mover_pump(c, ws_step);
 }
 
 static void ws_close(struct conn *c)
 {
-	relay_user_ops.close(c);	/* the buffers */
+	mover_user_ops.close(c);	/* the buffers */
 	worker_pipe_put(c->w, c->up.pipe, c->up.inpipe == 0);
 	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
 	free(c->wsr);
 	c->wsr = NULL;
 }
 
-enum relay_status relay_ws_tick(struct conn *c)
+enum mover_status mover_ws_tick(struct conn *c)
 {
-	struct relay_ws *ws = c->wsr;
+	struct mover_ws *ws = c->wsr;
 
 	if (!ws || c->up.shut)
-		return RELAY_CONTINUE;
+		return MOVER_CONTINUE;
 	if (ws->ping_out) {
 		snprintf(c->reason, sizeof c->reason,
 			 "WebSocket: no pong within %d s", c->t->cfg->ws_ping_interval);
-		return RELAY_ERROR;
+		return MOVER_ERROR;
 	}
 	if (ws_queue(c, WS_OP_PING, "ssltunnel", 9) == 0)
 		ws->ping_out = 1;
 	ws_arm_ping(c);
-	return relay_pump(c, ws_step);
+	return mover_pump(c, ws_step);
 }
 
-const struct relay_ops relay_ws_ops = {
+const struct mover_ops mover_ws_ops = {
 	.name = "websocket",
 	.start = ws_start,
 	.on_event = ws_event,

@@ -1,11 +1,11 @@
-/* relay.h - the mover interface: how bytes cross a relaying connection
+/* mover.h - the mover interface: how bytes cross a relaying connection
  *
  * A connection in RELAYING state owns one mover. The userspace mover
- * (relay_user.c) runs GnuTLS record I/O through bounded buffers; the
+ * (mover_user.c) runs GnuTLS record I/O through bounded buffers; the
  * kernel mover (kTLS + splice) plugs in beside it with the same calls.
  */
-#ifndef SSLTUNNEL_RELAY_H
-#define SSLTUNNEL_RELAY_H
+#ifndef SSLTUNNEL_MOVER_H
+#define SSLTUNNEL_MOVER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,19 +13,19 @@
 struct conn;
 struct conn_fd;
 
-enum relay_status {
-	RELAY_CONTINUE = 0,	/* waiting for readiness */
-	RELAY_DONE = 1,		/* both directions ended cleanly */
-	RELAY_ERROR = -1,	/* c->reason says why */
+enum mover_status {
+	MOVER_CONTINUE = 0,	/* waiting for readiness */
+	MOVER_DONE = 1,		/* both directions ended cleanly */
+	MOVER_ERROR = -1,	/* c->reason says why */
 };
 
-struct relay_ops {
+struct mover_ops {
 	const char *name;
 	/** @brief Take over a connection whose both legs are up. */
-	enum relay_status (*start)(struct conn *c);
+	enum mover_status (*start)(struct conn *c);
 	/** @brief One of the legs is ready (EPOLLIN/EPOLLOUT/...), or the
 	 *  worker asks to run again after a fairness yield (@f NULL). */
-	enum relay_status (*on_event)(struct conn *c, struct conn_fd *f,
+	enum mover_status (*on_event)(struct conn *c, struct conn_fd *f,
 				      uint32_t events);
 	/** @brief Release what the mover holds; the fds are the conn's. */
 	void (*close)(struct conn *c);
@@ -33,7 +33,7 @@ struct relay_ops {
 
 /* One direction of the userspace mover. "up" is plain -> TLS and "down"
  * is TLS -> plain, whichever role the tunnel plays. */
-struct relay_dir {
+struct mover_dir {
 	unsigned char *buf;	/* NULL while idle: memory follows traffic */
 	size_t off, len;	/* pending bytes are buf[off .. off+len) */
 	size_t inflight;	/* a TLS send to repeat with the same size */
@@ -56,27 +56,27 @@ enum dir_step {
 };
 
 /** @brief Run one direction of a mover (@down: TLS -> plain). */
-typedef enum dir_step (*relay_step_fn)(struct conn *c, int down);
+typedef enum dir_step (*mover_step_fn)(struct conn *c, int down);
 
 /** @brief Both directions, then the epoll interest they wait for: the
  *  part every mover shares. */
-enum relay_status relay_pump(struct conn *c, relay_step_fn step);
+enum mover_status mover_pump(struct conn *c, mover_step_fn step);
 
 /** @brief Several records from one read leave as full segments rather
  *  than one small send each: fewer packets for both kernels to handle.
  *  TCP_CORK on the TLS leg while @on. */
-void relay_cork(struct conn *c, struct relay_dir *d, int on);
+void mover_cork(struct conn *c, struct mover_dir *d, int on);
 
-extern const struct relay_ops relay_user_ops;
-extern const struct relay_ops relay_splice_ops;
-/* WebSocket frames on the TLS leg, on either path (relay_ws.c). */
-extern const struct relay_ops relay_ws_ops;
+extern const struct mover_ops mover_user_ops;
+extern const struct mover_ops mover_splice_ops;
+/* WebSocket frames on the TLS leg, on either path (mover_ws.c). */
+extern const struct mover_ops mover_ws_ops;
 
 /** @brief The WebSocket mover's ping timer fired: ping, or fail a peer
  *  whose last ping went unanswered. */
-enum relay_status relay_ws_tick(struct conn *c);
+enum mover_status mover_ws_tick(struct conn *c);
 
 /* Buffer size of the userspace mover. */
-#define RELAY_BUF_SIZE (64 * 1024)
+#define MOVER_BUF_SIZE (64 * 1024)
 
 #endif

@@ -1,4 +1,4 @@
-/* relay.c - what the movers share: running both directions of a
+/* mover.c - what the movers share: running both directions of a
  * connection and turning where they stopped into epoll interest */
 #include "config.h"
 
@@ -10,22 +10,22 @@
 #include <sys/socket.h>
 
 #include "conn.h"
-#include "relay.h"
+#include "mover.h"
 #include "worker.h"
 
-enum relay_status relay_pump(struct conn *c, relay_step_fn step)
+enum mover_status mover_pump(struct conn *c, mover_step_fn step)
 {
 	enum dir_step up, down;
 	uint32_t tls_ev = 0, plain_ev = 0;
 
 	up = c->up.shut ? DIR_FINISHED : step(c, 0);
 	if (up == DIR_FAILED)
-		return RELAY_ERROR;
+		return MOVER_ERROR;
 	down = c->down.shut ? DIR_FINISHED : step(c, 1);
 	if (down == DIR_FAILED)
-		return RELAY_ERROR;
+		return MOVER_ERROR;
 	if (up == DIR_FINISHED && down == DIR_FINISHED)
-		return RELAY_DONE;
+		return MOVER_DONE;
 	if (up == DIR_YIELD || down == DIR_YIELD)
 		worker_queue(c->w, c);
 	if (up == DIR_BLOCKED)
@@ -35,12 +35,12 @@ enum relay_status relay_pump(struct conn *c, relay_step_fn step)
 	if (conn_want(c, &c->tls, tls_ev) < 0 ||
 	    conn_want(c, &c->plain, plain_ev) < 0) {
 		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));
-		return RELAY_ERROR;
+		return MOVER_ERROR;
 	}
-	return RELAY_CONTINUE;
+	return MOVER_CONTINUE;
 }
 
-void relay_cork(struct conn *c, struct relay_dir *d, int on)
+void mover_cork(struct conn *c, struct mover_dir *d, int on)
 {
 	if (d->corked == on)
 		return;

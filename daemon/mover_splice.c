@@ -1,4 +1,4 @@
-/* relay_splice.c - the kernel mover: kTLS sockets joined by splice()
+/* mover_splice.c - the kernel mover: kTLS sockets joined by splice()
  *
  * The session's keys are in the kernel, so a TLS socket reads and writes
  * plaintext; each direction moves socket -> pipe -> socket with splice()
@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "ktls.h"
 #include "log.h"
-#include "relay.h"
+#include "mover.h"
 #include "worker.h"
 
 #define SPLICE_QUANTUM (1024 * 1024)
@@ -32,7 +32,7 @@
 
 /** @brief End the destination's direction: close_notify then FIN on the
  *  TLS leg, a FIN on the plain leg. */
-static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
+static enum dir_step splice_finish(struct conn *c, struct mover_dir *d,
 				   int dst_tls)
 {
 	if (dst_tls) {
@@ -56,7 +56,7 @@ static enum dir_step splice_finish(struct conn *c, struct relay_dir *d,
 }
 
 /** @brief A control record stopped the TLS source: what now? */
-static enum dir_step splice_control(struct conn *c, struct relay_dir *d)
+static enum dir_step splice_control(struct conn *c, struct mover_dir *d)
 {
 	switch (ktls_read_control(c->tls.fd, c->reason, sizeof c->reason)) {
 	case KTLS_CTL_AGAIN:
@@ -76,7 +76,7 @@ static enum dir_step splice_control(struct conn *c, struct relay_dir *d)
 	return DIR_FAILED;
 }
 
-static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
+static enum dir_step splice_dir(struct conn *c, struct mover_dir *d,
 				int src_tls, uint64_t *count, uint64_t *stat)
 {
 	int src = src_tls ? c->tls.fd : c->plain.fd;
@@ -139,7 +139,7 @@ static enum dir_step splice_dir(struct conn *c, struct relay_dir *d,
 				 "no pipe for splice: %s", strerror(errno));
 			return DIR_FAILED;
 		}
-		n = splice(src, NULL, d->pipe[1], NULL, RELAY_BUF_SIZE, SPLICE_FLAGS);
+		n = splice(src, NULL, d->pipe[1], NULL, MOVER_BUF_SIZE, SPLICE_FLAGS);
 		if (n > 0) {
 			d->inpipe = n;
 		} else if (n == 0) {
@@ -171,16 +171,16 @@ static enum dir_step splice_step(struct conn *c, int down)
 		splice_dir(c, &c->up, 0, &c->bytes_up, &c->t->stats->bytes_up);
 }
 
-static enum relay_status splice_start(struct conn *c)
+static enum mover_status splice_start(struct conn *c)
 {
 	c->t->stats->relayed_ktls++;
-	return relay_pump(c, splice_step);
+	return mover_pump(c, splice_step);
 }
 
-static enum relay_status splice_event(struct conn *c, struct conn_fd *f,
+static enum mover_status splice_event(struct conn *c, struct conn_fd *f,
 				      uint32_t events)
 {
-	return relay_pump(c, splice_step);
+	return mover_pump(c, splice_step);
 }
 
 static void splice_close(struct conn *c)
@@ -192,7 +192,7 @@ static void splice_close(struct conn *c)
 	worker_pipe_put(c->w, c->down.pipe, c->down.inpipe == 0);
 }
 
-const struct relay_ops relay_splice_ops = {
+const struct mover_ops mover_splice_ops = {
 	.name = "ktls+splice",
 	.start = splice_start,
 	.on_event = splice_event,

@@ -139,8 +139,10 @@ static const char *const cfg_cipher_words[] = {
 	"AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", NULL };
 static const char *const cfg_version_words[] = { "1.2", "1.3", NULL };
 
-static const char *const cfg_role_words[] = { "client", "server", NULL };
-static const char *const cfg_transport_words[] = { "tls", "websocket", NULL };
+static const char *const cfg_role_words[] = { "client", "server", "relay",
+					       "listener", NULL };
+static const char *const cfg_transport_words[] = { "tls", "websocket", "relay",
+						    NULL };
 static const char *const cfg_ktls_words[] = { "auto", "on", "off", NULL };
 static const char *const cfg_auth_words[] = { "certificate", "password", "both",
 					      NULL };
@@ -182,6 +184,11 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "accounting_max_identities", cfg_apply_int, T(accounting_max_identities), 1, 100000, NULL, -1 },
 	{ "proxy_protocol", cfg_apply_word, T(proxy_protocol), 0, 0, cfg_pp_words, -1 },
 	{ "proxy_from", cfg_apply_strlist, T(proxy_from), 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "relay_paths", cfg_apply_relay_paths, 0, 0, 0, NULL, CFG_ROLE_SERVER },
+	{ "relay_accept_timeout", cfg_apply_int, T(hc_accept_timeout), 1, 3600, NULL, CFG_ROLE_SERVER },
+	{ "relay", cfg_apply_string, T(relay), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "relay_key_name", cfg_apply_string, T(hc_key_name), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "relay_key_file", cfg_apply_path, T(hc_key_file), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef T
@@ -299,6 +306,12 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 		return -1;
 	dst->proxy_nets = NULL;
 	dst->nproxy_nets = 0;
+	/* The Hybrid Connections settings are per tunnel: none in defaults. */
+	dst->hc_paths = NULL;
+	dst->nhc_paths = 0;
+	dst->relay = dst->hc_host = dst->hc_path = dst->hc_backend = NULL;
+	dst->hc_key_name = dst->hc_key_file = dst->hc_key = NULL;
+	memset(&dst->hc_backend_ep, 0, sizeof dst->hc_backend_ep);
 	if (src->npins) {
 		dst->pins = malloc(src->npins * sizeof *dst->pins);
 		if (!dst->pins)
@@ -351,6 +364,17 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	free(t->pins);
 	net_endpoint_free(&t->listen_ep);
 	net_endpoint_free(&t->connect_ep);
+	cfg_hc_free(t);
+	free(t->relay);
+	free(t->hc_host);
+	free(t->hc_path);
+	free(t->hc_backend);
+	net_endpoint_free(&t->hc_backend_ep);
+	free(t->hc_key_name);
+	free(t->hc_key_file);
+	if (t->hc_key)
+		explicit_bzero(t->hc_key, t->hc_keylen);
+	free(t->hc_key);
 	memset(t, 0, sizeof *t);
 }
 
@@ -381,12 +405,24 @@ static int cfg_check_role(struct cfg_ctx *x, const config_setting_t *g,
 		const config_setting_t *s = config_setting_get_elem(g, i);
 		const struct cfg_setting *d =
 			cfg_find(cfg_tunnel_settings, config_setting_name(s));
+		if (d && t->hc == CFG_HC_LISTENER && d->apply == cfg_apply_acl)
+			continue;	/* connect = "dynamic" on a listener */
 		if (d && d->role_only >= 0 && d->role_only != (int)t->role)
 			return cfg_fail(x, s, d->name,
 					"only for role \"%s\"; this tunnel has role \"%s\"",
 					cfg_role_words[d->role_only],
-					cfg_role_words[t->role]);
+					cfg_role_name(t));
 	}
+	return 0;
+}
+
+/** @brief A relay's own certificate and key. */
+static int cfg_fail_pair(struct cfg_ctx *x, const config_setting_t *g,
+			 const struct cfg_tunnel *t)
+{
+	if (!t->cert_file || !t->key_file)
+		return cfg_fail(x, g, t->cert_file ? "key_file" : "cert_file",
+				"missing: a relay tunnel needs it");
 	return 0;
 }
 
@@ -396,8 +432,26 @@ static int cfg_check_role(struct cfg_ctx *x, const config_setting_t *g,
 static int cfg_check_credentials(struct cfg_ctx *x, const config_setting_t *g,
 				 const struct cfg_tunnel *t)
 {
-	const char *role = cfg_role_words[t->role];
+	const char *role = cfg_role_name(t);
 	int server = t->role == CFG_ROLE_SERVER;
+
+	/* Hybrid Connections: tokens authorize, so no client certificates
+	 * on the relay, and the listener's and sender's are optional. */
+	if (t->hc == CFG_HC_RELAY && t->ca_file)
+		return cfg_fail(x, g, "ca_file",
+				"a relay authorizes with tokens and asks for no client certificate: remove ca_file");
+	if (t->hc == CFG_HC_RELAY)
+		return cfg_fail_pair(x, g, t);
+	if (t->hc == CFG_HC_LISTENER || t->transport == CFG_TRANSPORT_RELAY) {
+		if (!t->ca_file)
+			return cfg_fail(x, g, "ca_file",
+					"missing: a %s needs it (to verify the relay)",
+					t->hc == CFG_HC_LISTENER ? "listener" : "sender");
+		if (!t->cert_file != !t->key_file)
+			return cfg_fail(x, g, t->cert_file ? "key_file" : "cert_file",
+					"missing: cert_file and key_file go together");
+		return 0;
+	}
 
 	if (server && !t->cert_file)
 		return cfg_fail(x, g, "cert_file", "missing: a server tunnel needs it");
@@ -440,11 +494,19 @@ static int cfg_tunnel_parse(struct cfg_ctx *x, const config_setting_t *g,
 	if (!t->name)
 		return cfg_fail(x, g, "name", "missing: every tunnel needs a name");
 	if ((int)t->role < 0)
-		return cfg_fail(x, g, "role", "missing: expected \"client\" or \"server\"");
-	if (!t->listen || !t->connect)
-		return cfg_fail(x, g, t->listen ? "connect" : "listen",
-				"missing: a %s tunnel needs it",
-				cfg_role_words[t->role]);
+		return cfg_fail(x, g, "role", "missing: expected \"client\", \"server\", \"relay\" or \"listener\"");
+	cfg_hc_role(t);
+	if (t->hc == CFG_HC_LISTENER && t->listen)
+		return cfg_fail(x, config_setting_get_member(g, "listen"), "listen",
+				"a listener listens at its relay (relay = \"wss://...\"): remove listen");
+	if (t->hc == CFG_HC_RELAY && t->connect)
+		return cfg_fail(x, config_setting_get_member(g, "connect"), "connect",
+				"a relay joins senders to listeners: remove connect");
+	if ((!t->listen && t->hc != CFG_HC_LISTENER) ||
+	    (!t->connect && t->hc != CFG_HC_RELAY))
+		return cfg_fail(x, g, t->listen || t->hc == CFG_HC_LISTENER ?
+				"connect" : "listen",
+				"missing: a %s tunnel needs it", cfg_role_name(t));
 	if (cfg_check_credentials(x, g, t) < 0)
 		return -1;
 	if (cfg_check_role(x, g, t) < 0)
@@ -732,6 +794,13 @@ const char *const *cfg_setting_names(void)
 			names[n++] = buf + used;
 			used += l + 1;
 		}
+	for (const char *const *m = (const char *const[]){ "path", "keys", NULL };
+	     *m; m++) {
+		int l = snprintf(buf + used, sizeof buf - used,
+				 "tunnels.relay_paths.%s", *m);
+		names[n++] = buf + used;
+		used += l + 1;
+	}
 	for (const char *const *m = cfg_acl_members; *m; m++) {
 		int l = snprintf(buf + used, sizeof buf - used, "tunnels.acl.%s", *m);
 		names[n++] = buf + used;

@@ -12,10 +12,36 @@
 #define CFG_DEFAULT_FILE SYSCONFDIR "/ssltunnel/ssltunnel.conf"
 
 enum cfg_role { CFG_ROLE_CLIENT, CFG_ROLE_SERVER };
+/* role = "relay" and "listener" as read, before cfg_hc maps them. */
+#define CFG_ROLE_WORD_RELAY 2
+#define CFG_ROLE_WORD_LISTENER 3
 enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
 /* What a tunnel's TLS stream carries: the raw byte stream (and HTTP
  * CONNECT with connect = "dynamic"), or WebSocket over HTTP/1.1. */
-enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET };
+enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET,
+		     CFG_TRANSPORT_RELAY };
+/* Azure Relay Hybrid Connections (cfg_hc.c). role = "relay" is a server
+ * tunnel that joins senders to listeners; role = "listener" is a client
+ * tunnel whose connections the relay starts; a client tunnel with
+ * transport = "relay" is a sender. Internally the two roles stay the TLS
+ * server and client they are, and hc says which of these they play. */
+enum cfg_hc { CFG_HC_NONE, CFG_HC_RELAY, CFG_HC_LISTENER, CFG_HC_SENDER };
+#define CFG_HC_RIGHT_LISTEN 1u
+#define CFG_HC_RIGHT_SEND 2u
+
+/* relay_paths: a key that signs tokens for one path. */
+struct cfg_hc_key {
+	char *name;			/* the token's skn */
+	char *key;			/* the key's text; never logged */
+	size_t keylen;
+	unsigned rights;		/* CFG_HC_RIGHT_* */
+};
+
+struct cfg_hc_path {
+	char *path;			/* the entity path: "db", "a/b" */
+	struct cfg_hc_key *keys;
+	size_t nkeys;
+};
 /* How a server tunnel's clients prove who they are. */
 enum cfg_client_auth { CFG_AUTH_CERTIFICATE, CFG_AUTH_PASSWORD, CFG_AUTH_BOTH };
 /* The PROXY protocol on a tunnel, bits: read it from the load balancer
@@ -88,6 +114,19 @@ struct cfg_tunnel {
 	struct cfg_strlist proxy_from;	/* CIDRs of the load balancers */
 	struct acl_rule *proxy_nets;	/* proxy_from, parsed */
 	size_t nproxy_nets;
+	enum cfg_hc hc;			/* Hybrid Connections part, if any */
+	struct cfg_hc_path *hc_paths;	/* relay: relay_paths */
+	size_t nhc_paths;
+	int hc_accept_timeout;		/* relay: seconds a sender waits */
+	char *relay;			/* listener: "wss://HOST/$hc/PATH" */
+	char *hc_host;			/* listener, sender: the relay's host */
+	char *hc_path;			/* and the entity path ("db") */
+	char *hc_backend;		/* listener: connect as written */
+	struct net_endpoint hc_backend_ep;	/* and resolved */
+	char *hc_key_name;		/* listener, sender: relay_key_name */
+	char *hc_key_file;		/* relay_key_file */
+	char *hc_key;			/* its text; never logged */
+	size_t hc_keylen;
 	int role_set;			/* internal: role seen while parsing */
 	int line;			/* where the tunnel starts */
 };
@@ -135,6 +174,17 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t);
 void cfg_daemon_defaults(struct cfg *c);
 void cfg_free(struct cfg *c);
 void cfg_tunnel_free(struct cfg_tunnel *t);
+
+/* cfg_hc.c */
+struct cfg_ctx;
+/** @brief role = "relay" / "listener" read: which TLS role they take. */
+void cfg_hc_role(struct cfg_tunnel *t);
+/** @brief The Hybrid Connections settings of a tunnel, checked and
+ *  loaded (keys read); called from cfg_tunnel_finish. */
+int cfg_hc_finish(struct cfg_tunnel *t, char *err, size_t errlen);
+void cfg_hc_free(struct cfg_tunnel *t);
+/** @brief "server", "client", "relay" or "listener", as configured. */
+const char *cfg_role_name(const struct cfg_tunnel *t);
 
 /** @brief Names of every setting the parser accepts ("daemon.workers",
  *  "tunnels.allow_cn", "tunnels.keepalive.idle" ...), NULL-terminated.

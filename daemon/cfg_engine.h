@@ -82,6 +82,8 @@ int cfg_apply_strlist(struct cfg_ctx *x, const config_setting_t *s,
 int cfg_apply_bits(struct cfg_ctx *x, const config_setting_t *s,
 		   const struct cfg_setting *d, void *obj);
 /** @brief A tunnel's acl list (cfg_acl.c). */
+int cfg_apply_relay_paths(struct cfg_ctx *x, const config_setting_t *s,
+			  const struct cfg_setting *d, void *obj);
 int cfg_apply_acl(struct cfg_ctx *x, const config_setting_t *s,
 		  const struct cfg_setting *d, void *obj);
 /* The members of an acl entry, NULL-terminated (cfg_acl.c). */

@@ -268,6 +268,39 @@ static int cfg_parse_destination(struct cfg_tunnel *t, char *err, size_t errlen)
 	return 0;
 }
 
+/** @brief The rest of cfg_tunnel_finish for the Hybrid Connections
+ *  roles, whose connect is a URL (sender), a backend (listener) or
+ *  absent (relay). */
+static int cfg_tunnel_finish_hc(struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	if (t->dynamic && t->hc != CFG_HC_LISTENER) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" is for role \"server\" or \"listener\"");
+		return -1;
+	}
+	if (t->dynamic && !t->acl) {
+		snprintf(err, errlen,
+			 "connect: \"dynamic\" needs an acl: nothing is reachable until an acl entry allows it");
+		return -1;
+	}
+	if (t->acl && !t->dynamic) {
+		snprintf(err, errlen, "acl: only for connect = \"dynamic\"");
+		return -1;
+	}
+	if (t->http_proxy || t->proxy_auth_file || t->credentials_file ||
+	    t->password_file || t->proxy_protocol) {
+		snprintf(err, errlen, "%s: not for Hybrid Connections (yet)",
+			 t->http_proxy ? "http_proxy" :
+			 t->proxy_auth_file ? "proxy_auth_file" :
+			 t->credentials_file ? "credentials_file" :
+			 t->password_file ? "password_file" : "proxy_protocol");
+		return -1;
+	}
+	if (t->destination && cfg_parse_destination(t, err, errlen) < 0)
+		return -1;
+	return cfg_hc_finish(t, err, errlen);
+}
+
 int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 {
 	char e[256];
@@ -278,7 +311,12 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: %s", e);
 		return -1;
 	}
-	t->dynamic = strcmp(t->connect, CFG_DYNAMIC) == 0;
+	t->dynamic = t->connect && strcmp(t->connect, CFG_DYNAMIC) == 0;
+	if (t->transport == CFG_TRANSPORT_RELAY || t->hc != CFG_HC_NONE)
+		return cfg_tunnel_finish_hc(t, err, errlen);
+	/* the Hybrid Connections settings on a tunnel of neither kind */
+	if (cfg_hc_finish(t, err, errlen) < 0)
+		return -1;
 	if (t->dynamic && t->role != CFG_ROLE_SERVER) {
 		snprintf(err, errlen,
 			 "connect: \"dynamic\" is for role \"server\"; a client tunnel names what it asks for with destination = \"host:port\"");

@@ -30,9 +30,10 @@
 #include "ktls.h"
 #include "log.h"
 #include "proto.h"
+#include "hc_listen.h"
+#include "relay.h"
 #include "worker.h"
 
-static void conn_start_connect(struct conn *c);
 static int conn_choose_path(struct conn *c);
 
 int conn_want(struct conn *c, struct conn_fd *f, uint32_t events)
@@ -55,6 +56,8 @@ int conn_want(struct conn *c, struct conn_fd *f, uint32_t events)
  *  the tunnel's server (client role). */
 static struct conn_fd *conn_outgoing(struct conn *c)
 {
+	if (hcl_backend_phase(c))
+		return &c->plain;	/* a listener's backend, first */
 	return c->t->cfg->role == CFG_ROLE_SERVER ? &c->plain : &c->tls;
 }
 
@@ -109,6 +112,8 @@ void conn_close(struct conn *c, int error)
 	}
 	if (c->mover)
 		c->mover->close(c);
+	relay_free(c);
+	hcl_free(c);
 	proto_free(c);
 	conn_pp_free(c);
 	proto_client_free(c);
@@ -150,16 +155,15 @@ void conn_reject(struct conn *c, int level, const char *fmt, ...)
 	conn_close(c, 1);
 }
 
-void conn_accept(struct worker *w, struct tunnel *t, int fd,
-		 const struct sockaddr *peer)
+/** @brief A connection with no leg yet, on the worker's list. */
+static struct conn *conn_alloc(struct worker *w, struct tunnel *t)
 {
 	struct conn *c = calloc(1, sizeof *c);
 
 	if (!c) {
 		log_err("tunnel %s: out of memory for a new connection",
 			t->cfg->name);
-		close(fd);
-		return;
+		return NULL;
 	}
 	c->w = w;
 	c->t = t;
@@ -167,17 +171,45 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 	c->plain = (struct conn_fd){ .kind = EV_CONN_PLAIN, .fd = -1, .c = c };
 	timer_init(&c->timer);
 	c->started_ms = timer_now_ms();
-	net_addr_str(peer, c->peer, sizeof c->peer);
-	memcpy(&c->peer_ss, peer, peer->sa_family == AF_INET6 ?
-	       sizeof(struct sockaddr_in6) : peer->sa_family == AF_INET ?
-	       sizeof(struct sockaddr_in) : sizeof(sa_family_t));
+	return c;
+}
+
+static void conn_link(struct worker *w, struct conn *c)
+{
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
-	t->stats->accepted++;
-	t->stats->active++;
+	c->t->stats->accepted++;
+	c->t->stats->active++;
+}
+
+struct conn *conn_new(struct worker *w, struct tunnel *t, const char *peer)
+{
+	struct conn *c = conn_alloc(w, t);
+
+	if (!c)
+		return NULL;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	conn_link(w, c);
+	return c;
+}
+
+void conn_accept(struct worker *w, struct tunnel *t, int fd,
+		 const struct sockaddr *peer)
+{
+	struct conn *c = conn_alloc(w, t);
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	net_addr_str(peer, c->peer, sizeof c->peer);
+	memcpy(&c->peer_ss, peer, peer->sa_family == AF_INET6 ?
+	       sizeof(struct sockaddr_in6) : peer->sa_family == AF_INET ?
+	       sizeof(struct sockaddr_in) : sizeof(sa_family_t));
+	conn_link(w, c);
 	net_set_nodelay(fd);
 	log_debug("tunnel %s: %s: accepted", t->cfg->name, c->peer);
 	if (t->cfg->role == CFG_ROLE_SERVER &&
@@ -205,7 +237,9 @@ static void conn_connect_next(struct conn *c, const char *why)
 		if (out->fd >= 0)
 			conn_fd_close(c, out, 0);
 		if (c->addr_idx >= c->ndest) {
-			if (c->pr)
+			if (hcl_backend_phase(c))
+				hcl_backend_failed(c, why);
+			else if (c->pr)
 				proto_connect_failed(c, 0, why);
 			else
 				conn_reject(c, LOG_WARNING, "%s %s: %s",
@@ -244,7 +278,7 @@ void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
 
 /** @brief The configured destination: the backend (server role) or the
  *  tunnel's server (client role). */
-static void conn_start_connect(struct conn *c)
+void conn_start_connect(struct conn *c)
 {
 	const struct cfg_tunnel *t = c->t->cfg;
 
@@ -268,6 +302,10 @@ static void conn_connected(struct conn *c)
 		return;
 	}
 	net_set_nodelay(out->fd);
+	if (hcl_backend_phase(c)) {
+		hcl_backend_up(c);
+		return;
+	}
 	/* The server role's backend learns the client first; the client
 	 * role's server does, once a proxy's tunnel is up (handshake). */
 	if ((c->t->cfg->proxy_protocol & CFG_PP_SEND) &&
@@ -359,7 +397,10 @@ static void conn_handshake(struct conn *c)
 		char desc[64];
 		tls_describe(c->sess, desc, sizeof desc);
 		/* A password login is authorized once its request is read. */
-		if (c->t->cfg->role == CFG_ROLE_SERVER &&
+		if (c->t->cfg->hc == CFG_HC_RELAY)
+			log_debug("tunnel %s: %s: TLS handshake done (%s); the token comes with the request",
+				  c->t->cfg->name, c->peer, desc);
+		else if (c->t->cfg->role == CFG_ROLE_SERVER &&
 		    c->t->cfg->client_auth == CFG_AUTH_PASSWORD)
 			log_debug("tunnel %s: %s: TLS handshake done (%s); the login comes with the request",
 				  c->t->cfg->name, c->peer, desc);
@@ -463,7 +504,11 @@ void conn_start_relay(struct conn *c)
 	}
 	proto_client_free(c);
 	c->st = CONN_RELAYING;
-	if (c->ws)
+	if (c->rc)
+		c->mover = relay_mover(c);
+	else if (hcl_is_control(c))
+		c->mover = hcl_mover(c);
+	else if (c->ws)
 		c->mover = &mover_ws_ops;
 	rs = c->mover->start(c);
 	if (rs != MOVER_CONTINUE)
@@ -530,16 +575,28 @@ void conn_timeout(struct conn *c)
 		c->t->stats->hs_fail[TLS_FAIL_TIMEOUT]++;
 		conn_reject(c, LOG_NOTICE, "handshake timed out after %d s",
 			    c->t->cfg->handshake_timeout);
+	} else if (c->st == CONN_CONNECTING && hcl_backend_phase(c)) {
+		hcl_backend_failed(c, "connect timed out");
 	} else if (c->st == CONN_CONNECTING && c->pr) {
 		proto_connect_failed(c, 1, "timed out");
 	} else if (c->st == CONN_CONNECTING) {
 		conn_reject(c, LOG_WARNING, "%s %s: connect timed out after %d s",
 			    c->t->cfg->role == CFG_ROLE_SERVER ? "backend" : "server",
 			    c->dest_name, c->t->cfg->connect_timeout);
+	} else if (c->st == CONN_RELAYING && hcl_is_control(c)) {
+		enum mover_status rs = hcl_tick(c);
+		if (rs != MOVER_CONTINUE)
+			conn_close(c, rs == MOVER_ERROR);
 	} else if (c->st == CONN_RELAYING && c->ws) {
 		enum mover_status rs = mover_ws_tick(c);
 		if (rs != MOVER_CONTINUE)
 			conn_close(c, rs == MOVER_ERROR);
+	} else if (c->st == CONN_RELAYING && c->rc) {
+		enum mover_status rs = relay_tick(c);
+		if (rs != MOVER_CONTINUE)
+			conn_close(c, rs == MOVER_ERROR);
+	} else if (c->st == CONN_RESOLVING && c->rc) {
+		relay_timeout(c);
 	} else if (c->pc) {
 		proto_client_timeout(c);
 	} else if (c->pr) {

@@ -16,6 +16,9 @@ struct proto;
 struct proto_client;
 struct mover_ws;
 struct conn_pp;
+struct relay_conn;
+struct hcl_conn;
+struct mover_hc;
 
 enum conn_state {
 	CONN_PROXY,		/* reading the load balancer's PROXY header */
@@ -64,6 +67,10 @@ struct conn {
 	int ulp;		/* "tls" ULP attached to the TLS leg */
 	int ws;			/* the TLS leg carries WebSocket frames */
 	struct mover_ws *wsr;	/* the WebSocket mover's state */
+	struct relay_conn *rc;	/* role "relay": its part (relay.c) */
+	struct hcl_conn *hl;	/* role "listener": its part (hc_listen.c) */
+	/* mover_hc (hc_join.c) */
+	struct mover_hc *hcm;	/* role "relay", joined: the mover's state */
 	struct mover_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */
@@ -76,6 +83,12 @@ struct conn {
 /** @brief A new connection accepted on tunnel @t's listener. */
 void conn_accept(struct worker *w, struct tunnel *t, int fd,
 		 const struct sockaddr *peer);
+/** @brief A connection this worker opens itself (a listener's control
+ *  channel or rendezvous); @peer names it in logs. */
+struct conn *conn_new(struct worker *w, struct tunnel *t, const char *peer);
+/** @brief Connect the tunnel's outgoing leg: the backend (server role),
+ *  the server or its http_proxy (client role). */
+void conn_start_connect(struct conn *c);
 /** @brief Readiness on one leg. */
 void conn_event(struct conn_fd *f, uint32_t events);
 /** @brief The connection's deadline passed. */

@@ -1,17 +1,20 @@
 /* main.c - ssltunneld: command line, config check, start */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "cfg.h"
 #include "console.h"
 #include "log.h"
+#include "hc.h"
 #include "master.h"
 #include "seed.h"
 
@@ -23,6 +26,8 @@ static void usage(FILE *f)
 "       ssltunneld connect HOST[:PORT] [--ca F] [--cert F --key F] [--path P]\n"
 "                  [--credentials F]     log in and open tunnels from a prompt\n"
 "       ssltunneld --hash-password       read a password, print its yescrypt hash\n"
+"       ssltunneld relay-token URI KEYNAME KEYFILE [SECONDS]\n"
+"                                        print a Hybrid Connections SAS token\n"
 "       ssltunneld -r server --proxy_port P --server_port P [--server_host H]\n"
 "                  --srv_pub_cert F --srv_prv_cert F --clt_pub_cert F\n"
 "       ssltunneld -r client --proxy_port P --server_port P [--server_host H]\n"
@@ -101,6 +106,64 @@ static int main_hash_password(void)
 	return rc;
 }
 
+/** @brief relay-token URI KEYNAME KEYFILE [SECONDS]: the token a
+ *  listener or sender of the relay at URI ("wss://HOST/$hc/PATH" or
+ *  "http://HOST/PATH") presents, valid for SECONDS (default 3600; a
+ *  negative number makes one that has expired), for tools like curl. */
+static int main_relay_token(int argc, char **argv)
+{
+	char host[HC_HOST_MAX], key[512], tok[HC_TOKEN_MAX], *end;
+	const char *uri, *p, *slash;
+	long long secs = 3600;
+	size_t hl, kl;
+	FILE *f;
+
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: ssltunneld relay-token URI KEYNAME KEYFILE [SECONDS]\n");
+		return 2;
+	}
+	uri = argv[1];
+	if (argc == 5) {
+		secs = strtoll(argv[4], &end, 10);
+		if (*end || end == argv[4]) {
+			fprintf(stderr, "ssltunneld: relay-token: SECONDS: expected a number, got \"%s\"\n", argv[4]);
+			return 2;
+		}
+	}
+	p = strstr(uri, "://");
+	p = p ? p + 3 : uri;
+	slash = strchr(p, '/');
+	hl = strcspn(p, ":/");
+	if (!slash || hl == 0 || hl >= sizeof host || p[hl] == '\0') {
+		fprintf(stderr, "ssltunneld: relay-token: URI: expected wss://HOST/$hc/PATH or http://HOST/PATH\n");
+		return 2;
+	}
+	memcpy(host, p, hl);
+	host[hl] = '\0';
+	p = slash + 1;
+	if (strncmp(p, "$hc/", 4) == 0)
+		p += 4;
+	if (!(f = fopen(argv[3], "re"))) {
+		fprintf(stderr, "ssltunneld: relay-token: %s: %s\n", argv[3], strerror(errno));
+		return 1;
+	}
+	if (!fgets(key, sizeof key, f))
+		key[0] = '\0';
+	fclose(f);
+	kl = strcspn(key, "\r\n");
+	key[kl] = '\0';
+	if (!kl || hc_token_make(host, p, argv[2], key, kl,
+				 (long long)time(NULL) + secs, tok, sizeof tok) < 0) {
+		explicit_bzero(key, sizeof key);
+		fprintf(stderr, "ssltunneld: relay-token: %s\n",
+			kl ? "the token does not fit" : "the key file is empty");
+		return 1;
+	}
+	explicit_bzero(key, sizeof key);
+	printf("%s\n", tok);
+	return 0;
+}
+
 static void main_seed_listening(const struct cfg *c)
 {
 	seed_print_listening(c);
@@ -117,6 +180,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "connect") == 0)
 		return console_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "relay-token") == 0)
+		return main_relay_token(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:tfhVr:", main_long, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;

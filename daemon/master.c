@@ -152,6 +152,17 @@ static void master_log_tunnels(const struct master_gen *g)
 		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
 		char how[200] = "";
 
+		if (t->hc == CFG_HC_RELAY) {
+			log_notice("tunnel %s: relay role, listening on %s for Hybrid Connections (%zu path%s; worker 1 serves them)",
+				   t->name, t->listen, t->nhc_paths,
+				   t->nhc_paths == 1 ? "" : "s");
+			continue;
+		}
+		if (t->hc == CFG_HC_LISTENER) {
+			log_notice("tunnel %s: listener role at %s, forwarding to %s",
+				   t->name, t->relay, t->hc_backend);
+			continue;
+		}
 		if (!t->listen) {
 			log_info("tunnel %s: client role to %s; tunnels are opened from the console",
 				 t->name, t->connect);
@@ -170,7 +181,7 @@ static void master_log_tunnels(const struct master_gen *g)
 			snprintf(how + strlen(how), sizeof how - strlen(how),
 				 " through http_proxy %s", t->proxy_name);
 		log_notice("tunnel %s: %s role, listening on %s, forwarding%s%s%s",
-			   t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
+			   t->name, cfg_role_name(t),
 			   t->listen, t->dynamic ? "" : " to ",
 			   t->dynamic ? "" : t->connect, how);
 	}

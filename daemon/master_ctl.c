@@ -306,7 +306,8 @@ static int ctl_list(struct master *m, struct control_reply *out)
 			continue;	/* the console's: a template */
 		master_sum_tunnel(m, t->name, &sum);
 		snprintf(dest, sizeof dest, "%s", t->destination ? t->destination :
-			 t->dynamic ? "(client's choice)" : t->connect);
+			 t->dynamic ? "(client's choice)" :
+			 t->connect ? t->connect : "(its listeners)");
 		ctl_row(out, t->name, t->listen, dest,
 			t->role == CFG_ROLE_SERVER ? "(server)" : "(client)", &sum);
 	}

@@ -58,6 +58,10 @@ static uint64_t status_worker_conns(const struct master_gen *g, int slot)
 
 static const char *status_dest(const struct cfg_tunnel *t)
 {
+	if (t->hc == CFG_HC_RELAY)
+		return "(its listeners)";
+	if (t->hc == CFG_HC_LISTENER)
+		return t->hc_backend;
 	return t->destination ? t->destination :
 		t->dynamic ? "(the client's choice)" : t->connect;
 }
@@ -191,7 +195,8 @@ void master_status_text(struct master *m, struct control_reply *out)
 			continue;	/* the console's template */
 		master_sum_tunnel(m, t->name, &s);
 		control_printf(out, "tunnel %s: %s role, %s, listen %s, %s %s\n",
-			       t->name, t->role == CFG_ROLE_SERVER ? "server" : "client",
+			       t->name, cfg_role_name(t),
+			       t->hc != CFG_HC_NONE ? "relay" :
 			       t->transport == CFG_TRANSPORT_WEBSOCKET ? "websocket" : "tls",
 			       t->listen, t->destination ? "asking for" : "connect",
 			       status_dest(t));
@@ -294,7 +299,8 @@ void master_status_json(struct master *m, struct control_reply *out)
 		control_printf(out, "%s{\"name\":", first ? "" : ",");
 		status_json_str(out, t->name);
 		control_printf(out, ",\"role\":\"%s\",\"transport\":\"%s\",\"listen\":",
-			       t->role == CFG_ROLE_SERVER ? "server" : "client",
+			       cfg_role_name(t),
+			       t->hc != CFG_HC_NONE ? "relay" :
 			       t->transport == CFG_TRANSPORT_WEBSOCKET ? "websocket" : "tls");
 		status_json_str(out, t->listen);
 		control_printf(out, ",\"connect\":");

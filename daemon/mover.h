@@ -71,6 +71,8 @@ extern const struct mover_ops mover_user_ops;
 extern const struct mover_ops mover_splice_ops;
 /* WebSocket frames on the TLS leg, on either path (mover_ws.c). */
 extern const struct mover_ops mover_ws_ops;
+/* Role relay: a joined Hybrid Connections pair's frames (mover_hc.c). */
+extern const struct mover_ops mover_hc_ops;
 
 /** @brief The WebSocket mover's ping timer fired: ping, or fail a peer
  *  whose last ping went unanswered. */

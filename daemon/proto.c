@@ -35,6 +35,7 @@
 #include "log.h"
 #include "proto.h"
 #include "proto_int.h"
+#include "relay.h"
 #include "resolve.h"
 #include "worker.h"
 #include "ws.h"
@@ -445,7 +446,9 @@ void proto_dispatch(struct conn *c)
 {
 	struct proto *p = c->pr;
 
-	if (c->t->cfg->transport == CFG_TRANSPORT_WEBSOCKET)
+	if (c->t->cfg->hc == CFG_HC_RELAY)
+		relay_request(c);
+	else if (c->t->cfg->transport == CFG_TRANSPORT_WEBSOCKET)
 		proto_ws_request(c, &p->req);
 	else
 		proto_connect_request(c, &p->req);

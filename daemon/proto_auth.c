@@ -29,6 +29,9 @@ static enum proto_login proto_login_kind(const struct conn *c,
 	size_t pathlen, querylen;
 	int get = r->methodlen == 3 && memcmp(r->method, "GET", 3) == 0;
 
+	if (t->hc == CFG_HC_RELAY)
+		return LOGIN_NONE;	/* tokens, checked by relay.c */
+
 	if (r->methodlen == 7 && memcmp(r->method, "CONNECT", 7) == 0)
 		return t->transport == CFG_TRANSPORT_WEBSOCKET ? LOGIN_NONE :
 			LOGIN_CONNECT;

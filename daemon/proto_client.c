@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "hc.h"
+#include "hc_listen.h"
 #include "http.h"
 #include "log.h"
 #include "proto.h"
@@ -144,6 +146,8 @@ static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 	struct proto_client *p = c->pc;
 	char err[200], line[200];
 
+	if (hcl_answer(c, r->status))
+		return;
 	if (t->transport == CFG_TRANSPORT_WEBSOCKET && r->status == 101) {
 		if (http_ws_check_response(r, p->key, err, sizeof err) < 0) {
 			conn_reject(c, LOG_WARNING, "server %s: WebSocket upgrade: %s",
@@ -268,7 +272,7 @@ void proto_client_start(struct conn *c)
 {
 	const struct cfg_tunnel *t = c->t->cfg;
 	struct proto_client *p;
-	char target[600], extra[600], login[400] = "";
+	char target[1600], extra[HC_TOKEN_MAX + 400], login[HC_TOKEN_MAX + 64] = "";
 	const char *host = t->host_header ? t->host_header : t->connect;
 	int n;
 
@@ -282,7 +286,15 @@ void proto_client_start(struct conn *c)
 			conn_reject(c, LOG_ERR, "no random numbers for a WebSocket key");
 			return;
 		}
-		if (t->destination)
+		if (t->hc != CFG_HC_NONE) {
+			/* A sender, or a listener's channel: Hybrid
+			 * Connections, the token in its header. */
+			if (hcl_request(c, target, sizeof target, login,
+					sizeof login, &host) < 0) {
+				conn_reject(c, LOG_ERR, "%s", c->reason);
+				return;
+			}
+		} else if (t->destination)
 			snprintf(target, sizeof target, "%s?port=%u&host=%s",
 				 t->path, t->dest_port, t->dest_host);
 		else

@@ -236,7 +236,8 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 	if (server) {
 		/* Password logins only: no client certificate is asked for. */
 		gnutls_certificate_server_set_request(*s,
-			t->client_auth == CFG_AUTH_PASSWORD ? GNUTLS_CERT_IGNORE :
+			t->client_auth == CFG_AUTH_PASSWORD ||
+			t->hc == CFG_HC_RELAY ? GNUTLS_CERT_IGNORE :
 			GNUTLS_CERT_REQUIRE);
 	} else {
 		const char *name = t->server_name;

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "hc_listen.h"
 #include "log.h"
 #include "resolve.h"
 #include "runtime.h"
@@ -79,6 +80,10 @@ void worker_queue(struct worker *w, struct conn *c)
  *  of one tunnel. */
 static int worker_tunnel_listeners(struct worker *w, struct tunnel *t, int op)
 {
+	/* A relay's senders must find their listeners in the same process
+	 * (relay.h): worker 1 alone serves relay tunnels. */
+	if (t->cfg->hc == CFG_HC_RELAY && w->id != 1)
+		return 0;
 	for (int j = 0; j < t->nlisteners; j++) {
 		struct listener *l = &t->listeners[j];
 		struct epoll_event ev = {
@@ -207,6 +212,7 @@ static void worker_drain(struct worker *w)
 		worker_close_listeners(w, &w->tunnels[i]);
 	for (size_t i = 0; i < w->nrt; i++)
 		worker_close_listeners(w, w->rt[i]);
+	hcl_drain(w);
 	w->draining = 1;
 	w->drain_deadline = timer_now_ms() + 1000ULL * w->drain_timeout;
 	log_info("worker %d: draining %zu connection%s", w->id, w->nconns,
@@ -364,6 +370,9 @@ static int worker_timeout(const struct worker *w)
 		int r = resolve_wait_ms(w->res);
 		if (r >= 0 && (t < 0 || r < t))
 			t = r;
+		r = hcl_wait_ms(w, now);
+		if (r >= 0 && (t < 0 || r < t))
+			t = r;
 	}
 	return t;
 }
@@ -439,6 +448,10 @@ void worker_run(const struct worker_setup *s)
 		log_err("worker %d: epoll: %s", id, strerror(errno));
 		exit(1);
 	}
+	if (hcl_worker_start(&w) < 0) {
+		log_err("worker %d: out of memory", id);
+		exit(1);
+	}
 	log_info("worker %d started (pid %d)", id, (int)getpid());
 
 	for (;;) {
@@ -466,6 +479,7 @@ void worker_run(const struct worker_setup *s)
 		resolve_tick(w.res);
 		worker_run_ready(&w);
 		worker_run_timers(&w);
+		hcl_run(&w);
 		worker_reap(&w);
 		worker_rt_reap(&w);
 		worker_accept_resume(&w);

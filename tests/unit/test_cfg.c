@@ -597,6 +597,11 @@ START_TEST(setting_names_match_the_parser)
 			text = strdup(edit(SRV(""), "\"127.0.0.1:50080\";", acl));
 			free(acl);
 		}
+		else if (strncmp(names[i], "tunnels.relay_paths.", 20) == 0)
+			ck_assert(asprintf(&text, "defaults = { relay_paths = ( { %s%s = 1.5; } ); };\n%s",
+					   strcmp(names[i] + 20, "path") ?
+					   "path = \"db\"; " : "",
+					   names[i] + 20, SRV("")) > 0);
 		else
 			ck_assert(asprintf(&text, "defaults = { %s = 1.5; };\n%s",
 					   names[i] + 8, SRV("")) > 0);
@@ -700,7 +705,7 @@ START_TEST(err_wrong_types)
 	EXPECT_ERR(edit(SRV(""), "\"ca.pem\"", "[ \"ca.pem\" ]"),
 		   ":9: tunnel web.ca_file: expected a string, got an array");
 	EXPECT_ERR(edit(SRV(""), "\"server\"", "( \"server\" )"),
-		   ":4: tunnel web.role: expected \"client\" or \"server\", got a list");
+		   ":4: tunnel web.role: expected \"client\", \"server\", \"relay\" or \"listener\", got a list");
 	EXPECT_ERR(SRV("handshake_timeout = \"10\";"),
 		   ":10: tunnel web.handshake_timeout: expected an integer from 1 to 3600, got a string");
 	EXPECT_ERR(SRV("allow_cn = 5;"),
@@ -770,12 +775,12 @@ END_TEST
 START_TEST(err_bad_words)
 {
 	EXPECT_ERR(edit(SRV(""), "\"server\"", "\"cleint\""),
-		   ":4: tunnel web.role: expected \"client\" or \"server\", got \"cleint\"");
+		   ":4: tunnel web.role: expected \"client\", \"server\", \"relay\" or \"listener\", got \"cleint\"");
 	/* words are exact */
 	EXPECT_ERR(edit(SRV(""), "\"server\"", "\"Server\""),
-		   ":4: tunnel web.role: expected \"client\" or \"server\", got \"Server\"");
+		   ":4: tunnel web.role: expected \"client\", \"server\", \"relay\" or \"listener\", got \"Server\"");
 	EXPECT_ERR(edit(SRV(""), "\"server\"", "1"),
-		   ":4: tunnel web.role: expected \"client\" or \"server\", got an integer");
+		   ":4: tunnel web.role: expected \"client\", \"server\", \"relay\" or \"listener\", got an integer");
 	EXPECT_ERR("daemon = {\n  log_level = \"verbose\";\n};\n" SRV(""),
 		   ":2: daemon.log_level: expected \"error\", \"warning\", \"notice\", \"info\" or \"debug\", got \"verbose\"");
 	EXPECT_ERR("daemon = {\n  log_level = \"warn\";\n};\n" SRV(""),
@@ -791,7 +796,7 @@ START_TEST(err_bad_words)
 	EXPECT_ERR("daemon = {\n  ktls = true;\n};\n" SRV(""),
 		   ":2: daemon.ktls: expected \"auto\", \"on\" or \"off\", got a boolean");
 	EXPECT_ERR("defaults = {\n  role = \"both\";\n};\n" SRV(""),
-		   ":2: defaults.role: expected \"client\" or \"server\", got \"both\"");
+		   ":2: defaults.role: expected \"client\", \"server\", \"relay\" or \"listener\", got \"both\"");
 }
 END_TEST
 
@@ -825,7 +830,7 @@ START_TEST(err_missing_required)
 	EXPECT_ERR(edit(SRV(""), "name = \"web\";", ""),
 		   ":2: tunnels[0].name: missing: every tunnel needs a name");
 	EXPECT_ERR(edit(SRV(""), "role = \"server\";", ""),
-		   ":2: tunnel web.role: missing: expected \"client\" or \"server\"");
+		   ":2: tunnel web.role: missing: expected \"client\", \"server\", \"relay\" or \"listener\"");
 	EXPECT_ERR(edit(SRV(""), "listen = \"127.0.0.1:50443\";", ""),
 		   ":2: tunnel web.listen: missing: a server tunnel needs it");
 	EXPECT_ERR(edit(SRV(""), "connect = \"127.0.0.1:50080\";", ""),
@@ -1024,6 +1029,155 @@ START_TEST(err_password_settings)
 	}
 	free(text);
 	free(weak);
+}
+END_TEST
+
+/* Azure Relay Hybrid Connections: a relay, a listener and a sender. */
+#define HC_CONF \
+	"tunnels = (\n" \
+	"  { name = \"r\"; role = \"relay\"; listen = \"127.0.0.1:50443\";\n" \
+	"    cert_file = \"server.pem\"; key_file = \"server.key\"; %s\n" \
+	"    relay_paths = ( { path = \"db\"; keys = (\n" \
+	"      { name = \"l\"; key_file = \"%s\"; rights = [ \"listen\" ]; },\n" \
+	"      { name = \"s\"; key_file = \"%s\"; rights = [ \"send\", \"listen\" ]; } ); } ); },\n" \
+	"  { name = \"l\"; role = \"listener\"; relay = \"wss://127.0.0.1:50443/$hc/db\";\n" \
+	"    relay_key_name = \"l\"; relay_key_file = \"%s\"; ca_file = \"ca.pem\";\n" \
+	"    connect = \"127.0.0.1:5432\"; %s },\n" \
+	"  { name = \"s\"; role = \"client\"; transport = \"relay\"; listen = \"127.0.0.1:50444\";\n" \
+	"    connect = \"%s\"; relay_key_name = \"s\";\n" \
+	"    relay_key_file = \"%s\"; ca_file = \"ca.pem\"; }\n" \
+	");\n"
+
+static char *hc_conf(const char *relay_extra, const char *listener_extra,
+		     const char *sender_url, const char *lk, const char *sk)
+{
+	char *text;
+
+	ck_assert(asprintf(&text, HC_CONF, relay_extra, lk, sk, lk,
+			   listener_extra, sender_url, sk) > 0);
+	return text;
+}
+
+/* The relay's keys and its listener's and sender's, as files. */
+static void hc_keys(char **lk, char **sk)
+{
+	*lk = unit_write("listen.key", "bGlzdGVuLWtleQ==\n");
+	*sk = unit_write("send.key", "c2VuZC1rZXk=  \n");
+	chmod(*lk, 0600);
+	chmod(*sk, 0600);
+}
+
+START_TEST(relay_settings)
+{
+	struct cfg c;
+	const struct cfg_tunnel *r, *l, *s;
+	char *lk, *sk, *text;
+
+	hc_keys(&lk, &sk);
+	text = hc_conf("relay_accept_timeout = 7;", "",
+		       "wss://127.0.0.1:50443/$hc/db", lk, sk);
+	load_ok(&c, text);
+	r = &c.tunnels[0], l = &c.tunnels[1], s = &c.tunnels[2];
+	ck_assert_int_eq(r->hc, CFG_HC_RELAY);
+	ck_assert_int_eq(r->role, CFG_ROLE_SERVER);
+	ck_assert_str_eq(cfg_role_name(r), "relay");
+	ck_assert_int_eq(r->hc_accept_timeout, 7);
+	ck_assert_uint_eq(r->nhc_paths, 1);
+	ck_assert_str_eq(r->hc_paths[0].path, "db");
+	ck_assert_uint_eq(r->hc_paths[0].nkeys, 2);
+	ck_assert_str_eq(r->hc_paths[0].keys[0].name, "l");
+	ck_assert_str_eq(r->hc_paths[0].keys[0].key, "bGlzdGVuLWtleQ==");
+	ck_assert_uint_eq(r->hc_paths[0].keys[0].keylen, 16);
+	ck_assert_uint_eq(r->hc_paths[0].keys[0].rights, CFG_HC_RIGHT_LISTEN);
+	/* trailing blanks are not part of the key */
+	ck_assert_str_eq(r->hc_paths[0].keys[1].key, "c2VuZC1rZXk=");
+	ck_assert_uint_eq(r->hc_paths[0].keys[1].rights,
+			  CFG_HC_RIGHT_LISTEN | CFG_HC_RIGHT_SEND);
+	ck_assert_int_eq(l->hc, CFG_HC_LISTENER);
+	ck_assert_int_eq(l->role, CFG_ROLE_CLIENT);
+	ck_assert_str_eq(cfg_role_name(l), "listener");
+	ck_assert_str_eq(l->hc_host, "127.0.0.1");
+	ck_assert_str_eq(l->hc_path, "db");
+	ck_assert_str_eq(l->path, "/$hc/db");
+	ck_assert_str_eq(l->connect_ep.port, "50443");
+	ck_assert_str_eq(l->hc_backend, "127.0.0.1:5432");
+	ck_assert_str_eq(l->hc_backend_ep.port, "5432");
+	ck_assert_str_eq(l->hc_key, "bGlzdGVuLWtleQ==");
+	ck_assert_str_eq(l->server_name, "127.0.0.1");
+	ck_assert_int_eq(s->hc, CFG_HC_SENDER);
+	ck_assert_str_eq(cfg_role_name(s), "client");
+	ck_assert_int_eq(s->transport, CFG_TRANSPORT_WEBSOCKET);
+	ck_assert_str_eq(s->path, "/$hc/db");
+	ck_assert_str_eq(s->hc_key_name, "s");
+	cfg_free(&c);
+	free(text);
+	/* No port: 443. */
+	text = hc_conf("", "", "wss://localhost/$hc/db", lk, sk);
+	load_ok(&c, text);
+	ck_assert_int_eq(c.tunnels[0].hc_accept_timeout, 30);
+	ck_assert_str_eq(c.tunnels[2].connect_ep.port, "443");
+	ck_assert_str_eq(c.tunnels[2].hc_host, "localhost");
+	cfg_free(&c);
+	free(text);
+	free(lk);
+	free(sk);
+}
+END_TEST
+
+/** @brief Loading @text fails with an error containing each of @want
+ *  (NULL-terminated) and not @secret. */
+static void hc_err(const char *text, const char *const *want, const char *secret)
+{
+	struct cfg c;
+	char err[CFG_ERRLEN];
+	const char *path;
+
+	ck_assert_msg(load(&c, text, &path, err) == -1, "accepted:\n%s", text);
+	for (; *want; want++)
+		ck_assert_msg(strstr(err, *want), "\"%s\" not in: %s", *want, err);
+	ck_assert_msg(!strstr(err, secret), "the key is in: %s", err);
+}
+
+#define HC_ERR(text, ...) hc_err((text), (const char *const[]){ __VA_ARGS__, NULL }, "bGlzdGVu")
+
+START_TEST(err_relay_settings)
+{
+	char *lk, *sk;
+	const char *url = "wss://127.0.0.1:50443/$hc/db";
+
+	hc_keys(&lk, &sk);
+	HC_ERR(hc_conf("connect = \"127.0.0.1:1\";", "", url, lk, sk),
+	       ":3: tunnel r.connect: a relay joins senders to listeners: remove connect");
+	HC_ERR(hc_conf("ca_file = \"ca.pem\";", "", url, lk, sk),
+	       "tunnel r.ca_file: a relay authorizes with tokens");
+	HC_ERR(hc_conf("", "listen = \"127.0.0.1:1\";", url, lk, sk),
+	       "tunnel l.listen: a listener listens at its relay");
+	HC_ERR(hc_conf("", "acl = ( { allow = [ \"a:1\" ]; } );", url, lk, sk),
+	       "tunnel l.acl: only for connect = \"dynamic\"");
+	HC_ERR(hc_conf("", "", "https://127.0.0.1/db", lk, sk),
+	       "tunnel s.connect: ");
+	HC_ERR(hc_conf("", "", "wss://127.0.0.1/db", lk, sk),
+	       "tunnel s.connect: ");
+	HC_ERR(hc_conf("relay_accept_timeout = 0;", "", url, lk, sk),
+	       "tunnel r.relay_accept_timeout: expected an integer from 1 to 3600, got 0");
+	HC_ERR("tunnels = ( { name = \"l\"; role = \"listener\"; relay = \"wss://h/$hc/db\"; ca_file = \"ca.pem\"; connect = \"127.0.0.1:1\"; } );\n",
+	       "tunnel l.relay_key_name: missing: a listener needs relay_key_name and relay_key_file");
+	HC_ERR("tunnels = ( { name = \"l\"; role = \"listener\"; relay_key_name = \"l\"; relay_key_file = \"/nonexistent\"; ca_file = \"ca.pem\"; connect = \"127.0.0.1:1\"; } );\n",
+	       "tunnel l.relay: missing: a listener needs relay = \"wss://HOST/$hc/PATH\"");
+	HC_ERR("tunnels = ( { name = \"r\"; role = \"relay\"; listen = \"127.0.0.1:1\"; cert_file = \"a\"; key_file = \"b\"; } );\n",
+	       "tunnel r.relay_paths: missing: a relay serves the paths listed there");
+	HC_ERR(SRV("relay_paths = ( { path = \"db\"; keys = ( { name = \"k\"; key_file = \"/x\"; rights = [ \"send\" ]; } ); } );"),
+	       "tunnel web.relay_paths: path \"db\", key \"k\": key_file: cannot read /x: ");
+	HC_ERR(SRV("transport = \"relay\";"),
+	       "tunnel web.transport: \"relay\" is for role \"client\"");
+	HC_ERR(CLI("relay = \"wss://h/$hc/db\";"),
+	       "tunnel web.relay: only for role \"listener\"");
+	chmod(lk, 0644);	/* others may read it: refused, the key unshown */
+	HC_ERR(hc_conf("", "", url, lk, sk), "has mode 0644",
+	       "it holds a key, so group and others must have no access");
+	chmod(lk, 0600);
+	free(lk);
+	free(sk);
 }
 END_TEST
 
@@ -1294,6 +1448,8 @@ static Suite *cfg_suite(void)
 	tcase_add_test(good, password_settings);
 	tcase_add_test(good, workers_zero_means_one_per_cpu);
 	tcase_add_test(good, each_word_of_each_enum);
+	tcase_add_test(good, relay_settings);
+	tcase_add_test(bad, err_relay_settings);
 	tcase_add_test(good, daemon_log_file_user_chroot);
 	tcase_add_test(good, defaults_inherited_and_overridden);
 	tcase_add_test(good, keepalive_false_and_true);

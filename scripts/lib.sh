@@ -154,6 +154,77 @@ st_install_peers() {
 		</dev/null >&2) || { st_log "npm ci failed"; return 1; }
 }
 
+# hyco-ws, Microsoft's Azure Relay Hybrid Connections client for node, for
+# tests/integration/relay_hyco.sh (through tests/integration/hyco.js), in
+# $BUILD_DIR/peers/hyco/node_modules unless it loads from there already.
+# `npm install hyco-ws` cannot work: its package.json names node's
+# built-ins (http, crypto, events, util) as registry dependencies. So the
+# package is fetched with `npm pack` and unpacked by hand, and only its
+# real dependencies are installed: ws 1.1.x (it reaches into ws's lib/)
+# and moment. npm prunes what no package.json asks for, so the
+# dependencies go in first and hyco-ws is unpacked after them. npm's
+# output is shown only when a step fails.
+ST_HYCO_VERSION=1.0.5
+ST_HYCO_DEPS=(ws@1.1.5 moment@2.31.0)
+
+# True when hyco-ws loads from $1/node_modules in the versions wanted.
+st_hyco_loads() {
+	[ -d "$1/node_modules/hyco-ws" ] && (cd "$1" && timeout 60 node -e '
+		const v = (m) => require(m + "/package.json").version;
+		require("hyco-ws");
+		if (v("hyco-ws") !== process.argv[1] || v("ws") !== process.argv[2])
+			process.exit(1);' "$ST_HYCO_VERSION" "${ST_HYCO_DEPS[0]#ws@}" \
+		</dev/null >/dev/null 2>&1)
+}
+
+st_install_hyco() {
+	local dir=$BUILD_DIR/peers/hyco tmp rc=0
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		st_log "hyco-ws: node and npm are needed to install it"
+		return 1
+	fi
+	st_hyco_loads "$dir" && return 0
+	st_log "npm: hyco-ws@$ST_HYCO_VERSION (${ST_HYCO_DEPS[*]}) in $dir"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/st-hyco.XXXXXX") || return 1
+	st_install_hyco_in "$dir" "$tmp" || rc=$?
+	if [ "$rc" != 0 ] && [ -s "$tmp/npm.log" ]; then
+		tail -n 40 "$tmp/npm.log" >&2
+	fi
+	rm -rf "$tmp"
+	return "$rc"
+}
+
+# st_install_hyco_in DIR TMP: the steps of st_install_hyco, npm's output
+# to TMP/npm.log.
+st_install_hyco_in() {
+	local dir=$1 tmp=$2 tgz npmq=(--no-audit --no-fund --no-update-notifier)
+	rm -rf "$dir" && mkdir -p "$dir" "$tmp/pack" || return 1
+	# Its own package.json, so that npm installs here and not into a
+	# project found further up (such as $BUILD_DIR/peers).
+	printf '%s\n' '{ "name": "ssltunnel-hyco-peer", "private": true,' \
+		'  "description": "hyco-ws for tests/integration/hyco.js, installed by scripts/lib.sh (st_install_hyco)" }' \
+		>"$dir/package.json" || return 1
+	(cd "$dir" && timeout 600 npm install --no-save --no-package-lock \
+		--ignore-scripts "${npmq[@]}" "${ST_HYCO_DEPS[@]}" \
+		</dev/null >>"$tmp/npm.log" 2>&1) ||
+		{ st_log "hyco-ws: npm install ${ST_HYCO_DEPS[*]} failed"; return 1; }
+	tgz=$(cd "$tmp/pack" && timeout 600 npm pack --silent "${npmq[@]}" \
+		"hyco-ws@$ST_HYCO_VERSION" </dev/null 2>>"$tmp/npm.log" | tail -n 1) ||
+		tgz=
+	if [ -z "$tgz" ] || [ ! -f "$tmp/pack/$tgz" ]; then
+		st_log "hyco-ws: npm pack hyco-ws@$ST_HYCO_VERSION failed"
+		return 1
+	fi
+	if ! mkdir -p "$dir/node_modules/hyco-ws" ||
+		! tar -xzf "$tmp/pack/$tgz" -C "$dir/node_modules/hyco-ws" \
+			--strip-components=1 --no-same-owner >>"$tmp/npm.log" 2>&1; then
+		st_log "hyco-ws: cannot unpack $tgz"
+		return 1
+	fi
+	st_hyco_loads "$dir" ||
+		{ st_log "hyco-ws: installed in $dir but require(\"hyco-ws\") fails"; return 1; }
+}
+
 # autoreconf in the source tree, configure in $BUILD_DIR. With "fresh" as
 # $1 both always run; otherwise only when the build folder has no Makefile
 # yet (make re-runs the autotools itself when their inputs change).

@@ -16,11 +16,17 @@ trap 'rm -rf "$tmp"' EXIT
 printf 'user:password\n' >"$tmp/proxy.auth"
 printf 'simon:%s\n' "$(printf 'a password\n' | "$bin" --hash-password)" >"$tmp/users" ||
 	{ echo "FAIL: ssltunneld --hash-password" >&2; exit 1; }
+# The relay examples' SAS keys (keys/, owner-only like real ones).
+mkdir -p "$tmp/keys" && chmod 700 "$tmp/keys"
+for k in listen-db send-db; do
+	head -c 32 /dev/urandom | base64 >"$tmp/keys/$k.key"
+	chmod 600 "$tmp/keys/$k.key"
+done
 rc=0 n=0
 for f in "$top_srcdir"/conf/examples/*.conf; do
 	name=${f##*/}
 	# The control socket goes to the scratch folder (-t does not open it).
-	sed -E -e '/^[[:space:]]*(connect|http_proxy)[[:space:]]*=/s/[A-Za-z0-9.-]*(example\.com|\.example)/localhost/' \
+	sed -E -e '/^[[:space:]]*(connect|http_proxy|relay)[[:space:]]*=/s/[A-Za-z0-9.-]*(example\.com|\.example)/localhost/' \
 		-e "s|/run/ssltunnel/control|$tmp/control|" \
 		"$f" >"$tmp/$name"
 	if out=$("$bin" -t -c "$tmp/$name" 2>&1); then

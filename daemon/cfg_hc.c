@@ -384,12 +384,7 @@ int cfg_hc_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 				 "relay: missing: a listener needs relay = \"wss://HOST/$hc/PATH\"");
 			return -1;
 		}
-		if (t->dynamic) {
-			snprintf(err, errlen,
-				 "connect: \"dynamic\" is not supported on a listener yet: name its backend, \"host:port\"");
-			return -1;
-		}
-		if (!t->hc_backend_ep.naddrs &&
+		if (!t->dynamic && !t->hc_backend_ep.naddrs &&
 		    net_endpoint_parse(&t->hc_backend_ep, t->connect, 0, e,
 				       sizeof e) < 0) {
 			snprintf(err, errlen, "connect: %s", e);

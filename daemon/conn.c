@@ -597,6 +597,8 @@ void conn_timeout(struct conn *c)
 			conn_close(c, rs == MOVER_ERROR);
 	} else if (c->st == CONN_RESOLVING && c->rc) {
 		relay_timeout(c);
+	} else if (c->st == CONN_RESOLVING && hcl_resolving(c)) {
+		hcl_resolve_timeout(c);
 	} else if (c->pc) {
 		proto_client_timeout(c);
 	} else if (c->pr) {

@@ -11,11 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "conn.h"
 #include "hc.h"
 #include "hc_chan.h"
 #include "hc_listen.h"
+#include "http.h"
 #include "log.h"
+#include "net.h"
+#include "proto_int.h"
+#include "resolve.h"
 #include "timer.h"
 #include "tunnel.h"
 #include "worker.h"
@@ -44,8 +49,17 @@ struct hcl_conn {
 	int up;				/* control: the relay answered 101 */
 	uint64_t renew_at;		/* control: send renewToken then */
 	int backend_phase;		/* rendezvous: connecting the backend */
-	int reject;			/* rendezvous: refuse the sender */
-	char why[160];			/* what the refusal says */
+	int reject;			/* rendezvous: refuse the sender with */
+	int status;			/* this status (403, 502) */
+	char why[400];			/* what the refusal says */
+	/* connect = "dynamic": what the sender asked for, and the
+	 * addresses the acl allows */
+	char dhost[HTTP_HOST_MAX];
+	unsigned dport;
+	char dest[HTTP_HOST_MAX + 16];	/* "host:port" for logs */
+	struct resolve_req *q;
+	struct net_addr addrs[NET_MAX_ADDRS];
+	int naddrs;
 	char host[HC_HOST_MAX];		/* the rendezvous address's host */
 	char target[HCL_TARGET_MAX];	/* and its path and query */
 };
@@ -149,7 +163,8 @@ void hcl_run(struct worker *w)
 		o->ctl = c;
 		log_debug("tunnel %s: opening the control channel to %s",
 			  o->t->cfg->name, o->t->cfg->relay);
-		conn_start_connect(c);
+		conn_connect_to(c, o->t->cfg->connect_ep.addrs,
+				o->t->cfg->connect_ep.naddrs, o->t->cfg->relay);
 	}
 }
 
@@ -195,6 +210,8 @@ void hcl_free(struct conn *c)
 				 c->t->cfg->name,
 				 (unsigned long long)(o->retry_at - timer_now_ms()));
 	}
+	if (h->q)
+		resolve_cancel(h->q);
 	hc_chan_free(&h->ch);
 	c->hl = NULL;
 	free(h);
@@ -258,8 +275,8 @@ int hcl_request(struct conn *c, char *target, size_t tlen, char *hdr,
 		if (h->reject) {
 			hcl_qenc(h->why, why, sizeof why);
 			n = snprintf(target, tlen,
-				     "%s&sb-hc-statusCode=502&sb-hc-statusDescription=%s",
-				     h->target, why);
+				     "%s&sb-hc-statusCode=%d&sb-hc-statusDescription=%s",
+				     h->target, h->status, why);
 		} else {
 			n = snprintf(target, tlen, "%s", h->target);
 		}
@@ -290,8 +307,17 @@ done:
 
 int hcl_answer(struct conn *c, int status)
 {
-	if (!c->hl || c->hl->kind != HL_RENDEZVOUS || !c->hl->reject)
+	struct hcl_conn *h = c->hl;
+
+	if (!h || h->kind != HL_RENDEZVOUS)
 		return 0;
+	if (!h->reject) {
+		/* The closing line names the backend, not the relay. */
+		snprintf(c->dest_buf, sizeof c->dest_buf, "%s",
+			 c->t->cfg->dynamic ? h->dest : c->t->cfg->hc_backend);
+		c->dest_name = c->dest_buf;
+		return 0;
+	}
 	log_info("tunnel %s: %s: refusal sent to the relay (it answered %d)",
 		 c->t->cfg->name, c->peer, status);
 	conn_close(c, 0);
@@ -305,7 +331,9 @@ int hcl_answer(struct conn *c, int status)
  *  be our relay or a name under the same certificate). */
 static void hcl_to_relay(struct conn *c)
 {
-	conn_start_connect(c);
+	const struct cfg_tunnel *t = c->t->cfg;
+
+	conn_connect_to(c, t->connect_ep.addrs, t->connect_ep.naddrs, t->relay);
 }
 
 void hcl_backend_up(struct conn *c)
@@ -313,11 +341,13 @@ void hcl_backend_up(struct conn *c)
 	c->hl->backend_phase = 0;
 	timer_cancel(&c->w->timers, &c->timer);
 	log_debug("tunnel %s: %s: backend %s connected; accepting",
-		  c->t->cfg->name, c->peer, c->t->cfg->hc_backend);
+		  c->t->cfg->name, c->peer, c->dest_name);
 	hcl_to_relay(c);
 }
 
-void hcl_backend_failed(struct conn *c, const char *why)
+/** @brief Refuse the sender with @status, saying @why (no secrets: it
+ *  goes to the relay and on to the sender). */
+static void hcl_refuse(struct conn *c, int status, const char *why)
 {
 	struct hcl_conn *h = c->hl;
 
@@ -330,12 +360,172 @@ void hcl_backend_failed(struct conn *c, const char *why)
 	}
 	h->backend_phase = 0;
 	h->reject = 1;
-	snprintf(h->why, sizeof h->why, "backend %s: %s", c->t->cfg->hc_backend,
-		 why);
-	log_warn("tunnel %s: %s: %s: refusing the sender (502)",
-		 c->t->cfg->name, c->peer, h->why);
+	h->status = status;
+	snprintf(h->why, sizeof h->why, "%s", why);
 	timer_cancel(&c->w->timers, &c->timer);
 	hcl_to_relay(c);
+}
+
+void hcl_backend_failed(struct conn *c, const char *why)
+{
+	char msg[sizeof c->hl->why];
+
+	snprintf(msg, sizeof msg, "backend %s: %s", c->dest_name, why);
+	log_warn("tunnel %s: %s: %s: refusing the sender (502)",
+		 c->t->cfg->name, c->peer, msg);
+	hcl_refuse(c, 502, msg);
+}
+
+/* --- connect = "dynamic" ------------------------------------------------ */
+
+/** @brief Log the acl's verdict on @sa (NULL: before resolving). */
+static void hcl_log_verdict(struct conn *c, const struct sockaddr *sa,
+			    const struct acl_verdict *v)
+{
+	char as[NET_ADDRSTRLEN];
+
+	proto_host_str(sa, as, sizeof as);	/* the port is the request's */
+	log_notice("tunnel %s: %s: sender -> %s%s%s%s: %s%s", c->t->cfg->name,
+		   c->peer, c->hl->dest, as[0] ? " (" : "", as, as[0] ? ")" : "",
+		   v->allowed ? "allowed by " : "denied: ", v->reason);
+}
+
+static void hcl_denied(struct conn *c, const char *reason)
+{
+	char msg[sizeof c->hl->why];
+
+	c->t->stats->rejected++;
+	c->t->stats->acl_denied++;
+	snprintf(msg, sizeof msg, "%s is not allowed", c->hl->dest);
+	(void)reason;
+	hcl_refuse(c, 403, msg);
+}
+
+/** @brief Keep the addresses the acl allows and connect to them; none
+ *  allowed is a 403. A sender through the relay has no certificate or
+ *  user of its own here: only acl entries that name no identity apply. */
+static void hcl_filter(struct conn *c, const struct net_addr *addrs, int n)
+{
+	struct hcl_conn *h = c->hl;
+	const struct acl_who who = { .id = NULL, .user = NULL };
+	struct acl_verdict v, first = { 0 }, denied = { 0 };
+	const struct sockaddr *first_sa = NULL, *denied_sa = NULL;
+
+	h->naddrs = 0;
+	for (int i = 0; i < n && h->naddrs < NET_MAX_ADDRS; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
+		if (acl_decide(c->t->cfg->acl, &who, h->dhost, h->dport, sa, &v)) {
+			if (h->naddrs == 0) {
+				first = v;
+				first_sa = sa;
+			}
+			h->addrs[h->naddrs++] = addrs[i];
+		} else if (!denied_sa) {
+			denied = v;
+			denied_sa = sa;
+		}
+	}
+	if (h->naddrs == 0) {
+		hcl_log_verdict(c, denied_sa, &denied);
+		hcl_denied(c, denied.reason);
+		return;
+	}
+	hcl_log_verdict(c, first_sa, &first);
+	h->backend_phase = 1;
+	conn_connect_to(c, h->addrs, h->naddrs, h->dest);
+}
+
+static void hcl_resolved(void *arg, const struct net_addr *addrs, int n,
+			 const char *why)
+{
+	struct conn *c = arg;
+	char msg[sizeof c->hl->why];
+
+	c->hl->q = NULL;
+	if (n == 0) {
+		snprintf(msg, sizeof msg, "cannot resolve %s: %s", c->hl->dhost,
+			 why);
+		log_notice("tunnel %s: %s: %s: refusing the sender (502)",
+			   c->t->cfg->name, c->peer, msg);
+		hcl_refuse(c, 502, msg);
+		return;
+	}
+	hcl_filter(c, addrs, n);
+}
+
+/** @brief The destination the sender named in its URL's query ("host",
+ *  "port", as the websocket transport's), which the relay passes on in
+ *  the rendezvous address @query: checked against the acl, resolved,
+ *  connected. A malformed or missing one is a 400. */
+static void hcl_dynamic(struct conn *c, const char *query)
+{
+	struct hcl_conn *h = c->hl;
+	const struct cfg_tunnel *t = c->t->cfg;
+	const struct acl_who who = { .id = NULL, .user = NULL };
+	struct acl_verdict v;
+	struct net_addr lit;
+	char err[200], port[16], msg[sizeof h->why];
+	size_t ql = strlen(query);
+	int rc;
+
+	rc = http_query_get(query, ql, "host", h->dhost, sizeof h->dhost);
+	if (rc == 0)
+		snprintf(h->dhost, sizeof h->dhost, "127.0.0.1");
+	if (rc < 0 || http_parse_host(h->dhost, strlen(h->dhost), h->dhost,
+				      sizeof h->dhost, err, sizeof err) < 0) {
+		snprintf(msg, sizeof msg, "query host: %s",
+			 rc < 0 ? "malformed" : err);
+		goto bad;
+	}
+	rc = http_query_get(query, ql, "port", port, sizeof port);
+	if (rc <= 0 || http_parse_port(port, strlen(port), &h->dport, err,
+				       sizeof err) < 0) {
+		snprintf(msg, sizeof msg, "query port: %s",
+			 rc < 0 ? "malformed" : rc == 0 ? "missing" : err);
+		goto bad;
+	}
+	snprintf(h->dest, sizeof h->dest, strchr(h->dhost, ':') ? "[%s]:%u" :
+		 "%s:%u", h->dhost, h->dport);
+	if (net_addr_literal(h->dhost, h->dport, &lit) == 0) {
+		hcl_filter(c, &lit, 1);
+		return;
+	}
+	if (!acl_precheck(t->acl, &who, h->dhost, h->dport, &v)) {
+		hcl_log_verdict(c, NULL, &v);
+		hcl_denied(c, v.reason);
+		return;
+	}
+	c->st = CONN_RESOLVING;
+	if (timer_arm(&c->w->timers, &c->timer,
+		      timer_now_ms() + 1000ULL * t->connect_timeout) < 0 ||
+	    !(h->q = resolve_start(c->w->res, h->dhost, h->dport,
+				   hcl_resolved, c))) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
+	return;
+bad:
+	log_info("tunnel %s: %s: %s: refusing the sender (400)", t->name,
+		 c->peer, msg);
+	hcl_refuse(c, 400, msg);
+}
+
+/** @brief A dynamic destination's name did not resolve in time. */
+void hcl_resolve_timeout(struct conn *c)
+{
+	char msg[sizeof c->hl->why];
+
+	resolve_cancel(c->hl->q);
+	c->hl->q = NULL;
+	snprintf(msg, sizeof msg, "cannot resolve %s: timed out", c->hl->dhost);
+	log_notice("tunnel %s: %s: %s: refusing the sender (502)",
+		   c->t->cfg->name, c->peer, msg);
+	hcl_refuse(c, 502, msg);
+}
+
+int hcl_resolving(const struct conn *c)
+{
+	return c->hl && c->hl->q;
 }
 
 /** @brief An accept message: a rendezvous connection for that sender. */
@@ -373,6 +563,12 @@ static void hcl_accept(struct conn *ctl, const struct hc_accept *a)
 	if ((size_t)snprintf(c->hl->target, sizeof c->hl->target, "/$hc/%s%s",
 			     u.path, q) >= sizeof c->hl->target) {
 		conn_reject(c, LOG_WARNING, "rendezvous address too long");
+		return;
+	}
+	if (t->dynamic) {
+		log_info("tunnel %s: %s: sender offered by the relay",
+			 t->name, c->peer);
+		hcl_dynamic(c, q + 1);
 		return;
 	}
 	log_info("tunnel %s: %s: sender offered by the relay; connecting %s",

@@ -9,7 +9,9 @@
  * relay upgrades on the accept address, and mover_ws carries the frames
  * (as a client: masked out, unmasked in). A backend that can't be reached
  * makes the rendezvous a refusal instead (sb-hc-statusCode=502), which
- * the relay passes to the sender.
+ * the relay passes to the sender. With connect = "dynamic" the sender
+ * names its destination in its URL's query (host=, port=), the relay
+ * passes that on in the rendezvous address, and the acl decides (403).
  */
 #ifndef SSLTUNNEL_HC_LISTEN_H
 #define SSLTUNNEL_HC_LISTEN_H
@@ -40,6 +42,10 @@ int hcl_backend_phase(const struct conn *c);
 void hcl_backend_up(struct conn *c);
 /** @brief No address of the backend answered: refuse the sender. */
 void hcl_backend_failed(struct conn *c, const char *why);
+/** @brief A dynamic destination's name is being resolved. */
+int hcl_resolving(const struct conn *c);
+/** @brief ... and connect_timeout passed first: refuse the sender. */
+void hcl_resolve_timeout(struct conn *c);
 /** @brief The control channel's timer: ping, renew the token. */
 enum mover_status hcl_tick(struct conn *c);
 const struct mover_ops *hcl_mover(struct conn *c);

@@ -21,6 +21,7 @@ static const struct {
 	{ 405, "Method Not Allowed" },
 	{ 407, "Proxy Authentication Required" },
 	{ 408, "Request Timeout" },
+	{ 410, "Gone" },
 	{ 426, "Upgrade Required" },
 	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },

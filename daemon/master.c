@@ -160,7 +160,9 @@ static void master_log_tunnels(const struct master_gen *g)
 		}
 		if (t->hc == CFG_HC_LISTENER) {
 			log_notice("tunnel %s: listener role at %s, forwarding to %s",
-				   t->name, t->relay, t->hc_backend);
+				   t->name, t->relay, t->dynamic ?
+				   "the sender's choice, as the acl allows" :
+				   t->hc_backend);
 			continue;
 		}
 		if (!t->listen) {

@@ -61,7 +61,7 @@ static const char *status_dest(const struct cfg_tunnel *t)
 	if (t->hc == CFG_HC_RELAY)
 		return "(its listeners)";
 	if (t->hc == CFG_HC_LISTENER)
-		return t->hc_backend;
+		return t->dynamic ? "(the sender's choice)" : t->hc_backend;
 	return t->destination ? t->destination :
 		t->dynamic ? "(the client's choice)" : t->connect;
 }

@@ -200,3 +200,24 @@ void net_set_keepalive(int fd, const struct net_keepalive *ka)
 		   sizeof ka->interval);
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &ka->count, sizeof ka->count);
 }
+
+int net_addr_literal(const char *host, unsigned port, struct net_addr *a)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+
+	memset(a, 0, sizeof *a);
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		a->len = sizeof *s4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		a->len = sizeof *s6;
+		return 0;
+	}
+	return -1;
+}

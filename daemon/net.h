@@ -38,6 +38,9 @@ int net_endpoint_parse(struct net_endpoint *ep, const char *s, int passive,
 void net_endpoint_free(struct net_endpoint *ep);
 /** @brief Is @host an IPv4 or IPv6 literal? (no SNI for those) */
 int net_is_ip_literal(const char *host);
+/** @brief @host as an IPv4 or IPv6 literal (no brackets) with @port in
+ *  @a; -1 when it is not one. */
+int net_addr_literal(const char *host, unsigned port, struct net_addr *a);
 /** @brief "1.2.3.4:5" or "[::1]:5" for logs. */
 const char *net_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 

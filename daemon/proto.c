@@ -279,28 +279,6 @@ static void proto_resolved(void *arg, const struct net_addr *addrs, int n,
 	proto_filter(c, addrs, n);
 }
 
-/** @brief An IP literal as one address with the destination's port. */
-static int proto_literal(const char *host, unsigned port, struct net_addr *a)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-
-	memset(a, 0, sizeof *a);
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		a->len = sizeof *s4;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		a->len = sizeof *s6;
-		return 0;
-	}
-	return -1;
-}
-
 /** @brief Where the request goes: the fixed `connect`, or the named
  *  destination if the acl allows it. */
 static void proto_decide(struct conn *c)
@@ -321,7 +299,7 @@ static void proto_decide(struct conn *c)
 	}
 	snprintf(p->dest, sizeof p->dest, strchr(p->host, ':') ? "[%s]:%u" :
 		 "%s:%u", p->host, p->port);
-	if (proto_literal(p->host, p->port, &lit) == 0) {
+	if (net_addr_literal(p->host, p->port, &lit) == 0) {
 		proto_filter(c, &lit, 1);
 		return;
 	}

@@ -138,6 +138,13 @@ static void pc_proxy_answer(struct conn *c, const struct http_response *r)
 	conn_start_handshake(c);
 }
 
+/** @brief The server we talk HTTP to, for logs: a listener's is its
+ *  relay (its connect is the backend). */
+static const char *pc_server(const struct cfg_tunnel *t)
+{
+	return t->hc == CFG_HC_LISTENER ? t->relay : t->connect;
+}
+
 /** @brief The server's answer to our upgrade or CONNECT. */
 static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 			     size_t head)
@@ -151,7 +158,7 @@ static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 	if (t->transport == CFG_TRANSPORT_WEBSOCKET && r->status == 101) {
 		if (http_ws_check_response(r, p->key, err, sizeof err) < 0) {
 			conn_reject(c, LOG_WARNING, "server %s: WebSocket upgrade: %s",
-				    t->connect, err);
+				    pc_server(t), err);
 			return;
 		}
 		c->ws = 1;
@@ -162,7 +169,7 @@ static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 			r->status == 407;
 		pc_body_line(p->in + head, p->inlen - head, line, sizeof line);
 		conn_reject(c, LOG_WARNING, "server %s refused %s: HTTP/1.%d %d %.*s%s%s%s",
-			    t->connect, t->destination ? t->destination : t->path,
+			    pc_server(t), t->destination ? t->destination : t->path,
 			    r->minor_version, r->status, (int)r->reasonlen, r->reason,
 			    line[0] ? ": " : "", line, !login ? "" :
 			    t->credentials ? " (check the user and password of credentials_file)" :
@@ -170,7 +177,9 @@ static void pc_tunnel_answer(struct conn *c, const struct http_response *r,
 		return;
 	}
 	log_info("tunnel %s: %s: server %s accepted %s", t->name, c->peer,
-		 t->connect, t->destination ? t->destination : "the tunnel");
+		 pc_server(t), t->destination ? t->destination :
+		 hcl_is_control(c) ? "the control channel" :
+		 t->hc == CFG_HC_LISTENER ? "the rendezvous" : "the tunnel");
 	timer_cancel(&c->w->timers, &c->timer);
 	conn_start_relay(c);
 }
@@ -190,7 +199,7 @@ static void pc_read(struct conn *c)
 			conn_reject(c, LOG_WARNING, "%s %s closed before answering",
 				    p->phase == PC_PROXY ? "http_proxy" : "server",
 				    p->phase == PC_PROXY ? c->t->cfg->proxy_name :
-				    c->t->cfg->connect);
+				    pc_server(c->t->cfg));
 			return;
 		}
 		if (n < 0 && errno == EAGAIN)
@@ -348,7 +357,7 @@ void proto_client_timeout(struct conn *c)
 			    t->proxy_name, t->connect_timeout);
 	else
 		conn_reject(c, LOG_WARNING, "server %s: no answer within %d s",
-			    t->connect, t->handshake_timeout);
+			    pc_server(t), t->handshake_timeout);
 }
 
 int proto_client_handoff(struct conn *c)

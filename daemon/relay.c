@@ -678,6 +678,22 @@ void relay_timeout(struct conn *c)
 		   relay_path(c, r->path), c->t->cfg->hc_accept_timeout);
 }
 
+void relay_drain(struct worker *w)
+{
+	(void)w;
+	/* The listeners reconnect elsewhere (or to the next generation);
+	 * a waiting sender fails with its listener (relay_free). Joined
+	 * pairs go on until they end or the drain times out. */
+	while (relay_controls) {
+		struct conn *c = relay_controls->c;
+
+		if (c->st == CONN_RELAYING)
+			hc_chan_close(c, &relay_controls->ch, WS_CLOSE_GOING_AWAY,
+				      "relay shutting down");
+		conn_close(c, 0);
+	}
+}
+
 void relay_free(struct conn *c)
 {
 	struct relay_conn *r = c->rc, *s;

@@ -21,6 +21,7 @@
 #include "mover.h"
 
 struct conn;
+struct worker;
 struct relay_conn;
 
 /** @brief A relay tunnel's request is in (c->pr->req): listen, connect
@@ -32,6 +33,9 @@ void relay_timeout(struct conn *c);
 enum mover_status relay_tick(struct conn *c);
 /** @brief The mover of a relay connection whose upgrade is answered. */
 const struct mover_ops *relay_mover(struct conn *c);
+/** @brief The worker drains: close the control channels (1001), so
+ *  that listeners reconnect and their waiting senders fail now. */
+void relay_drain(struct worker *w);
 /** @brief The connection ends: out of the directory; a listener's
  *  waiting senders fail at once. */
 void relay_free(struct conn *c);

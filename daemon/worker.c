@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "hc_listen.h"
 #include "log.h"
+#include "relay.h"
 #include "resolve.h"
 #include "runtime.h"
 #include "worker.h"
@@ -213,6 +214,7 @@ static void worker_drain(struct worker *w)
 	for (size_t i = 0; i < w->nrt; i++)
 		worker_close_listeners(w, w->rt[i]);
 	hcl_drain(w);
+	relay_drain(w);
 	w->draining = 1;
 	w->drain_deadline = timer_now_ms() + 1000ULL * w->drain_timeout;
 	log_info("worker %d: draining %zu connection%s", w->id, w->nconns,

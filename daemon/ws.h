@@ -34,6 +34,7 @@ enum ws_opcode {
 /* Close status codes (RFC 6455 §7.4.1) the codec itself deals in. */
 enum ws_close_code {
 	WS_CLOSE_NORMAL = 1000,
+	WS_CLOSE_GOING_AWAY = 1001,
 	WS_CLOSE_PROTOCOL = 1002,
 	WS_CLOSE_NO_STATUS = 1005,	/* not on the wire: an empty body */
 	WS_CLOSE_INVALID_DATA = 1007,

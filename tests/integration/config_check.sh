@@ -64,7 +64,7 @@ tunnels = (
 	  cert_file = "pki/server.pem"; key_file = "pki/server.key"; ca_file = "pki/ca.pem"; }
 );
 EOF
-check_bad "$T/role.conf" "ssltunneld: $(re "$T/role.conf"):4: tunnel web\.role: expected \"client\" or \"server\", got \"cleint\""
+check_bad "$T/role.conf" "ssltunneld: $(re "$T/role.conf"):4: tunnel web\.role: expected \"client\", \"server\", \"relay\" or \"listener\", got \"cleint\""
 
 cat >"$T/workers.conf" <<EOF
 daemon = {

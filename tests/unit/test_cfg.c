@@ -1172,6 +1172,27 @@ START_TEST(err_relay_settings)
 	       "tunnel web.transport: \"relay\" is for role \"client\"");
 	HC_ERR(CLI("relay = \"wss://h/$hc/db\";"),
 	       "tunnel web.relay: only for role \"listener\"");
+	/* connect = "dynamic" on a listener: an acl is required. */
+	{
+		char *t1, *t2;
+		struct cfg c;
+#define LISTENER_DYN "tunnels = ( { name = \"l\"; role = \"listener\"; relay = \"wss://127.0.0.1/$hc/db\";" \
+			" relay_key_name = \"l\"; relay_key_file = \"%s\"; ca_file = \"ca.pem\";" \
+			" connect = \"dynamic\"; %s } );\n"
+
+		ck_assert(asprintf(&t1, LISTENER_DYN, lk, "") > 0);
+		HC_ERR(t1, "tunnel l.connect: \"dynamic\" needs an acl");
+		ck_assert(asprintf(&t2, LISTENER_DYN, lk, "acl = ( { allow = [ \"db.internal:5432\" ]; } );") > 0);
+		load_ok(&c, t2);
+		ck_assert_int_eq(c.tunnels[0].hc, CFG_HC_LISTENER);
+		ck_assert_int_eq(c.tunnels[0].dynamic, 1);
+		ck_assert_ptr_nonnull(c.tunnels[0].acl);
+		ck_assert_int_eq(c.tunnels[0].hc_backend_ep.naddrs, 0);
+		cfg_free(&c);
+		free(t1);
+		free(t2);
+#undef LISTENER_DYN
+	}
 	chmod(lk, 0644);	/* others may read it: refused, the key unshown */
 	HC_ERR(hc_conf("", "", url, lk, sk), "has mode 0644",
 	       "it holds a key, so group and others must have no access");

@@ -1,0 +1,150 @@
+#!/bin/bash
+# relay_edges: the relay's timers and the listener's connect = "dynamic".
+#  1. A listener that never accepts (tests/integration/hclisten.py): the
+#     relay sends it the accept message, and the sender gets 404 once
+#     relay_accept_timeout (2 s) has passed, not before.
+#  2. A listener's token that expires without renewToken: the relay closes
+#     the control channel (1008); one renewed in time stays open past the
+#     first token's expiry.
+#  3. A listener with connect = "dynamic" and an acl: a sender that names
+#     an allowed destination (destination = "host:port", sent as the
+#     host/port query the relay passes on) is carried byte-exact; one
+#     that names a destination the acl does not allow gets 403 and the
+#     backend sees no connection; one that names none gets 400.
+#  4. The relay restarted under a listener: its control channels come back
+#     (backoff with jitter) and serve again.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+
+make_pki
+pick_ports BE OTHER RLY C1 C2 C3 C4
+start_backend "$BE" --mode echo
+start_backend "$OTHER" --mode echo --count-file "$T/other.count"
+
+for k in listen send; do
+	(umask 077 && head -c 32 /dev/urandom | base64 >"$T/$k.key") || fail "cannot write $k.key"
+done
+
+relay_path() {	# relay_path NAME: a path with the listen and send keys
+	cat <<EOF
+	    { path = "$1"; keys = (
+	        { name = "listen"; key_file = "$T/listen.key"; rights = [ "listen" ]; },
+	        { name = "send"; key_file = "$T/send.key"; rights = [ "send" ]; } ); }
+EOF
+}
+LOG_LEVEL=info write_conf "$T/relay.conf" \
+	"	{ name = \"relay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY\";
+	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
+	  relay_accept_timeout = 2;
+	  relay_paths = (
+$(relay_path lazy),
+$(relay_path expiring),
+$(relay_path dyn) ); }"
+sender_conf() {	# sender_conf NAME PORT PATH [EXTRA]
+	cat <<EOF
+	{ name = "$1"; role = "client"; transport = "relay"; listen = "127.0.0.1:$2";
+	  connect = "wss://127.0.0.1:$RLY/\$hc/$3"; relay_key_name = "send";
+	  relay_key_file = "$T/send.key"; ca_file = "$PKI/ca.pem"; ${4:-} }
+EOF
+}
+write_conf "$T/s.conf" "$(sender_conf lazy "$C1" lazy)" \
+	"$(sender_conf ok "$C2" dyn "destination = \"127.0.0.1:$BE\";")" \
+	"$(sender_conf denied "$C3" dyn "destination = \"127.0.0.1:$OTHER\";")" \
+	"$(sender_conf none "$C4" dyn)"
+LOG_LEVEL=info write_conf "$T/l.conf" \
+	"	{ name = \"dyn\"; role = \"listener\"; relay = \"wss://127.0.0.1:$RLY/\$hc/dyn\";
+	  relay_key_name = \"listen\"; relay_key_file = \"$T/listen.key\";
+	  ca_file = \"$PKI/ca.pem\"; connect = \"dynamic\";
+	  acl = ( { allow = [ \"127.0.0.1:$BE\" ]; } ); }"
+"$SSLTUNNELD" -t -c "$T/l.conf" >"$T/t.out" 2>&1 || fail "ssltunneld -t -c l.conf: $(cat "$T/t.out")"
+start_daemon "$T/relay.conf" "$T/relay.log"
+RELAY=$LAST_PID
+start_daemon "$T/s.conf" "$T/s.log"
+
+token() {	# token PATH KEY SECONDS
+	"$SSLTUNNELD" relay-token "http://127.0.0.1/$1" "$2" "$T/$2.key" "$3"
+}
+hclisten() {	# hclisten OUT PATH TOKEN ARGS...: in the background
+	local out=$1
+	shift
+	timeout 60 /usr/bin/python3 "$top_srcdir/tests/integration/hclisten.py" "$RLY" \
+		"$@" --ca "$PKI/ca.pem" >"$out" 2>"$out.err" &
+	track $!
+	wait_until 10 grep -q '^listening\|^refused' "$out" ||
+		fail "hclisten.py $2 did not connect: $(cat "$out" "$out.err")"
+	grep -q '^listening' "$out" || fail "hclisten.py $2: $(cat "$out")"
+}
+
+# 1. A listener that never accepts.
+hclisten "$T/lazy.out" lazy "$(token lazy listen 3600)" --hold 8
+HL=$LAST_PID
+random_file "$T/small" 10007
+start=$(date +%s%N)
+"$TCPTOOL" -t 20 sendrecv 127.0.0.1 "$C1" "$T/small" "$T/lazy.data" >/dev/null 2>&1
+ms=$((($(date +%s%N) - start) / 1000000))
+[ ! -s "$T/lazy.data" ] || fail "bytes came back from a listener that never accepted"
+assert_log_contains "$T/s.log" "HTTP/1.1 404 Not Found: (404 Not Found: )?path lazy: no listener accepted within relay_accept_timeout \(2 s\)" 10
+[ "$ms" -ge 1800 ] || fail "the sender was refused after $ms ms, before relay_accept_timeout (2 s)"
+[ "$ms" -lt 6000 ] || fail "the sender was refused after $ms ms, long after relay_accept_timeout (2 s)"
+grep -q "^accept wss://127.0.0.1:$RLY/\$hc/lazy?sb-hc-action=accept&sb-hc-id=" "$T/lazy.out" ||
+	fail "the listener got no accept message: $(cat "$T/lazy.out")"
+say "ok: a listener that never accepts: the accept message came, the sender got 404 after $ms ms"
+stop_pid "$HL"
+
+# 2. Token expiry and renewToken.
+hclisten "$T/exp.out" expiring "$(token expiring listen 3)" --hold 7
+E1=$LAST_PID
+hclisten "$T/ren.out" expiring "$(token expiring listen 3)" --hold 7 \
+	--renew "$(token expiring listen 3600)" --renew-after 1
+E2=$LAST_PID
+wait_until 15 eval "! running $E1 && ! running $E2" || fail "hclisten.py did not end"
+grep -q '^closed 1008 token expired' "$T/exp.out" ||
+	fail "an unrenewed token: the channel was not closed: $(cat "$T/exp.out")"
+assert_log_contains "$T/relay.log" "listener on expiring: its token expired without renewToken"
+grep -q '^renewed' "$T/ren.out" && grep -q '^open' "$T/ren.out" ||
+	fail "a renewed token: the channel did not stay open: $(cat "$T/ren.out")"
+assert_log_contains "$T/relay.log" "listener on expiring: token renewed \(key listen\)"
+say "ok: an unrenewed token ends the control channel (1008); a renewed one keeps it open"
+
+# 3. connect = "dynamic" behind the listener's acl.
+"$SSLTUNNELD" -f -c "$T/l.conf" >"$T/l.out" 2>"$T/l.log" &
+L=$!
+track "$L"
+wait_until 15 eval "[ \$(grep -c 'listener on dyn (key listen)' '$T/relay.log') -ge 2 ]" ||
+	fail "the dynamic listener's control channels did not come up"
+random_file "$T/big" $((8 * 1024 * 1024))
+"$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$C2" "$T/big" "$T/big.out" ||
+	fail "an allowed destination through a dynamic listener failed"
+assert_same "$T/big" "$T/big.out"
+assert_log_contains "$T/l.log" "tunnel dyn: [^ ]+: sender -> 127.0.0.1:$BE \(127.0.0.1\): allowed by acl\[0\]"
+say "ok: a destination the acl allows: 8 MiB byte-exact through a dynamic listener"
+
+"$TCPTOOL" -t 20 sendrecv 127.0.0.1 "$C3" "$T/small" "$T/denied.out" >/dev/null 2>&1
+[ ! -s "$T/denied.out" ] || fail "bytes came back from a destination the acl denies"
+assert_log_contains "$T/s.log" "HTTP/1.1 403 Forbidden: (403 Forbidden: )?path dyn: the listener refused: 127.0.0.1:$OTHER is not allowed" 10
+assert_log_contains "$T/l.log" "tunnel dyn: [^ ]+: sender -> 127.0.0.1:$OTHER \(127.0.0.1\): denied"
+[ ! -s "$T/other.count" ] || fail "the denied destination was connected to"
+# The relay takes the refusal with 410 Gone, as Azure's does.
+assert_log_contains "$T/l.log" "tunnel dyn: [^ ]+: refusal sent to the relay \(it answered 410\)"
+say "ok: a destination the acl does not allow: 403, and nothing reached it"
+
+"$TCPTOOL" -t 20 sendrecv 127.0.0.1 "$C4" "$T/small" "$T/none.out" >/dev/null 2>&1
+[ ! -s "$T/none.out" ] || fail "bytes came back without a destination"
+assert_log_contains "$T/s.log" "HTTP/1.1 400 Bad Request: (400 Bad Request: )?path dyn: the listener refused: query port: missing" 10
+say "ok: no destination named: 400"
+
+# 4. The relay restarts under the listener.
+stop_daemon "$RELAY"
+wait_until 10 eval "[ \$(grep -c 'control channel closed; again in' '$T/l.log') -ge 2 ]" ||
+	fail "the listener did not notice the relay going away"
+mv "$T/relay.log" "$T/relay-1.log"
+start_daemon "$T/relay.conf" "$T/relay.log"
+wait_until 20 eval "[ \$(grep -c 'listener on dyn (key listen)' '$T/relay.log') -ge 2 ]" ||
+	fail "the listener's control channels did not come back to the restarted relay"
+"$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$C2" "$T/small" "$T/again.out" ||
+	fail "no transfer after the relay came back"
+assert_same "$T/small" "$T/again.out"
+say "ok: the relay restarted: the listener reconnected and serves"
+assert_log_lacks "$T/relay.log" ": error: "
+assert_log_lacks "$T/l.log" ": error: "
+assert_log_lacks "$T/l.log" "closed before answering"
+say "PASS"

@@ -153,7 +153,7 @@ static void master_log_tunnels(const struct master_gen *g)
 		char how[200] = "";
 
 		if (t->hc == CFG_HC_RELAY) {
-			log_notice("tunnel %s: relay role, listening on %s for Hybrid Connections (%zu path%s; worker 1 serves them)",
+			log_notice("tunnel %s: relay role, listening on %s for Hybrid Connections (%zu path%s)",
 				   t->name, t->listen, t->nhc_paths,
 				   t->nhc_paths == 1 ? "" : "s");
 			continue;
@@ -318,6 +318,8 @@ static void master_child_close(struct master *m, const struct master_gen *g,
 		for (int i = 0; i < o->nslots; i++)
 			if (o->slots[i].ctl >= 0 && o->slots[i].ctl != keep_ctl)
 				close(o->slots[i].ctl);
+		if (o != g)
+			hc_mesh_close_fds(&o->hc_mesh);
 		if (o == g)
 			continue;
 		for (size_t i = 0; i < o->cfg.ntunnels; i++)
@@ -364,6 +366,8 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		_exit(0);
 	close(sp[0]);
 	master_child_close(m, g, -1);
+	if (g->hc_mesh.nslots)
+		hc_mesh_child(&g->hc_mesh, id - 1);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&m->blocked, s))
 			signal(s, SIG_DFL);
@@ -391,6 +395,7 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		.auth_failures = g->cfg.auth_failures,
 		.auth_window_s = g->cfg.auth_failure_window,
 		.auth_lock_s = g->cfg.auth_lockout_time,
+		.hc_mesh = g->hc_mesh.nslots ? &g->hc_mesh : NULL,
 	};
 	worker_run(&ws);
 	_exit(0);
@@ -409,6 +414,9 @@ static void master_reaped(struct master *m, pid_t pid, int status)
 			if (s->ctl >= 0)
 				close(s->ctl);
 			s->ctl = -1;
+			/* Its relay control channels died with it. */
+			if (g->hc_mesh.dir)
+				hc_dir_clear_slot(g->hc_mesh.dir, i);
 			if (g->draining || m->stopping)
 				return;
 			if (now - s->started < MASTER_YOUNG_MS)
@@ -458,6 +466,7 @@ static void master_gen_free(struct master_gen *g)
 	if (g->acct)
 		munmap(g->acct, g->acct_size);
 	free(g->acct_off);
+	hc_mesh_free(&g->hc_mesh);
 	master_free_tunnels(g->tunnels, g->cfg.ntunnels);
 	cfg_free(&g->cfg);
 	free(g->slots);
@@ -537,6 +546,12 @@ static int master_gen_shared(struct master_gen *g)
 	}
 	if (master_gen_accounting(g) < 0)
 		return -1;
+	for (size_t i = 0; i < g->cfg.ntunnels; i++)
+		if (g->cfg.tunnels[i].hc == CFG_HC_RELAY) {
+			if (hc_mesh_new(&g->hc_mesh, g->nslots, HC_DIR_MAX) < 0)
+				return -1;
+			break;
+		}
 	for (size_t i = 0; i < g->cfg.ntunnels; i++)
 		passwords |= g->cfg.tunnels[i].passwords != NULL;
 	if (!passwords)

@@ -12,6 +12,7 @@
 #include "control.h"
 #include "runtime.h"
 #include "tunnel.h"
+#include "hc_mesh.h"
 #include "worker.h"
 
 struct master_slot {
@@ -45,6 +46,9 @@ struct master_gen {
 	struct auth_gate *gate;		/* the cap on verifications, likewise */
 	void *lockout_mem;		/* both, in one mapping */
 	size_t lockout_size;
+	/* relay tunnels: the directory and the workers' datagram channels
+	 * (hc_mesh.h); nslots == 0 when there is none */
+	struct hc_mesh hc_mesh;
 	struct master_gen *next;
 };
 

@@ -13,6 +13,12 @@
  * 101 to both and joins them; a rendezvous that carries sb-hc-statusCode
  * (hyco-ws writes statusCode) refuses the sender with that status; no
  * listener, or none accepting within relay_accept_timeout, is a 404.
+ *
+ * The three connections land in whichever workers accepted them; the
+ * workers meet through hc_mesh.h: a directory of every worker's control
+ * channels in shared memory (the round robin spans them all), accept
+ * messages sent to the worker that holds the channel, and the joined
+ * pair's socketpair end passed to the sender's worker (SCM_RIGHTS).
  */
 #include "config.h"
 
@@ -33,6 +39,7 @@
 #include "conn.h"
 #include "hc.h"
 #include "hc_chan.h"
+#include "hc_mesh.h"
 #include "http.h"
 #include "log.h"
 #include "proto.h"
@@ -44,7 +51,6 @@
 #include "ws.h"
 
 #define RELAY_MSG_MAX HC_CHAN_MSG_MAX	/* an accept message */
-#define RELAY_RID_LEN 32		/* hex of 16 random bytes */
 
 enum relay_kind { RC_CONTROL = 1, RC_SENDER, RC_RENDEZVOUS };
 
@@ -57,16 +63,32 @@ struct relay_conn {
 	char protocol[128];		/* Sec-WebSocket-Protocol asked for */
 	char host[HC_HOST_MAX];		/* the Host it came to */
 	/* RC_SENDER */
-	char rid[RELAY_RID_LEN + 1];
-	struct relay_conn *listener;	/* the control channel told */
+	char rid[HC_ID_MAX];
+	struct relay_conn *listener;	/* the control channel told, if ours */
+	int lslot;			/* its worker's slot */
+	uint32_t lcid;			/* and its id there */
 	/* RC_CONTROL */
+	int dir_idx;			/* in the directory; -1: not entered */
+	uint32_t cid;			/* its id in this worker */
 	long long expiry;		/* of its token; renewToken moves it */
 	char keyname[HC_KEYNAME_MAX];
 	struct hc_chan ch;
 };
 
-/* The directory: this worker's control channels and waiting senders. */
+/* This worker's control channels and waiting senders. */
 static struct relay_conn *relay_controls, *relay_senders;
+
+/* The generation's mesh (NULL: no relay tunnel), our slot in it, the
+ * next control channel id, our inbox in the epoll set. */
+static struct hc_mesh *relay_mesh;
+static int relay_slot;
+static uint32_t relay_next_cid;
+static struct { int kind; int fd; } relay_inbox = { EV_HC, -1 };
+
+static uint32_t relay_tunnel_idx(const struct conn *c)
+{
+	return (uint32_t)(c->t - c->w->tunnels);
+}
 
 static void relay_link(struct relay_conn **head, struct relay_conn *r)
 {
@@ -273,6 +295,15 @@ static enum mover_status relay_ctl_start(struct conn *c)
 	}
 	if (rs != MOVER_CONTINUE)
 		return rs;
+	/* Up: senders of every worker may be offered to it now. */
+	r->cid = ++relay_next_cid;
+	r->dir_idx = relay_mesh ? hc_dir_add(relay_mesh->dir, relay_slot, r->cid,
+					     relay_tunnel_idx(c), r->path) : -1;
+	if (r->dir_idx < 0) {
+		log_warn("tunnel %s: %s: listener on %s: the relay's directory of control channels is full",
+			 c->t->cfg->name, c->peer, relay_path(c, r->path));
+		return hc_chan_close(c, &r->ch, 1013, "relay full, try again later");
+	}
 	relay_ctl_arm(c);
 	return relay_ctl_event(c, NULL, 0);
 }
@@ -349,6 +380,7 @@ static struct relay_conn *relay_new(struct conn *c, enum relay_kind kind,
 	r->kind = kind;
 	r->c = c;
 	r->path = path;
+	r->dir_idx = -1;
 	c->rc = r;
 	relay_header(&c->pr->req, "Sec-WebSocket-Protocol", r->protocol,
 		     sizeof r->protocol);
@@ -377,21 +409,44 @@ static void relay_listen(struct conn *c, size_t path, long long expiry,
 	relay_answer_101(c, "");
 }
 
-/** @brief The next control channel of (tunnel, path), round robin: the
- *  one chosen goes to the end of the list. */
-static struct relay_conn *relay_pick(const struct conn *c, size_t path)
+/** @brief Our control channel @cid, if it is up and not closing. */
+static struct relay_conn *relay_local_ctl(uint32_t cid)
 {
-	struct relay_conn *r, *last = NULL;
-
-	for (r = relay_controls; r; r = r->next)
-		if (r->c->t == c->t && r->path == path && !r->ch.closing &&
+	for (struct relay_conn *r = relay_controls; r; r = r->next)
+		if (r->cid == cid && r->dir_idx >= 0 && !r->ch.closing &&
 		    r->c->st == CONN_RELAYING)
-			last = r;	/* the list is newest first: take the oldest */
-	if (last) {
-		relay_unlink(&relay_controls, last);
-		relay_link(&relay_controls, last);
-	}
-	return last;
+			return r;
+	return NULL;
+}
+
+/** @brief Our waiting sender of (@tunnel, @path) with rendezvous id @rid. */
+static struct relay_conn *relay_find_sender(uint32_t tunnel, uint32_t path,
+					    const char *rid)
+{
+	for (struct relay_conn *s = relay_senders; s; s = s->next)
+		if (relay_tunnel_idx(s->c) == tunnel && s->path == path &&
+		    strcmp(s->rid, rid) == 0)
+			return s;
+	return NULL;
+}
+
+/** @brief Send a message to @to's worker; logs why not. */
+static int relay_send(int to, uint32_t type, const struct conn *c,
+		      size_t path, const char *rid, uint32_t cid, int status,
+		      const void *data, size_t len, int fd)
+{
+	struct hc_mhead h = {
+		.type = type, .from = (uint32_t)relay_slot, .cid = cid,
+		.tunnel = relay_tunnel_idx(c), .path = (uint32_t)path,
+		.status = status,
+	};
+
+	snprintf(h.rid, sizeof h.rid, "%s", rid);
+	if (hc_mesh_send(relay_mesh, to, &h, data, len, fd) == 0)
+		return 0;
+	log_warn("tunnel %s: %s: cannot reach worker %d of the relay: %s",
+		 c->t->cfg->name, c->peer, to + 1, strerror(errno));
+	return -1;
 }
 
 /** @brief Headers of the sender's upgrade that the listener sees in
@@ -437,32 +492,33 @@ static void relay_user_query(const char *q, size_t qlen, char *out,
 	}
 }
 
-/** @brief A sender: tell a listener, wait for its rendezvous. */
+/** @brief A sender: tell a listener (in any worker), wait for its
+ *  rendezvous. */
 static void relay_connect(struct conn *c, size_t path, const char *host,
 			  const char *query, size_t querylen)
 {
-	struct relay_conn *r, *l = relay_pick(c, path);
+	struct relay_conn *r, *l = NULL;
 	struct hc_header hs[HC_HEADERS_MAX];
-	unsigned char rnd[RELAY_RID_LEN / 2];
-	char *address, *json, uq[512], raddr[64], id[HC_ID_MAX];
+	char *address, *json, uq[512], raddr[64], id[HC_ID_MAX], who[80];
 	const struct http_request *req = &c->pr->req;
 	size_t nh = 0;
 	unsigned rport = 0;
-	int n;
+	uint32_t cid;
+	int n, slot;
 
-	if (!l) {
+	if (hc_dir_pick(relay_mesh->dir, relay_tunnel_idx(c), (uint32_t)path,
+			&slot, &cid) < 0 ||
+	    (slot == relay_slot && !(l = relay_local_ctl(cid)))) {
 		proto_fail(c, LOG_INFO, 404, NULL, "path %s: no listener",
 			   relay_path(c, path));
 		return;
 	}
 	if (!(r = relay_new(c, RC_SENDER, path)))
 		return;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd) < 0) {
+	if (hc_rid_make(relay_slot, r->rid, sizeof r->rid) < 0) {
 		conn_reject(c, LOG_ERR, "no random numbers for a rendezvous id");
 		return;
 	}
-	for (size_t i = 0; i < sizeof rnd; i++)
-		snprintf(r->rid + 2 * i, 3, "%02x", rnd[i]);
 	for (size_t i = 0; i < req->headers.n && nh < HC_HEADERS_MAX; i++)
 		if (relay_pass_header(&req->headers.v[i])) {
 			hs[nh].name = req->headers.v[i].name;
@@ -488,7 +544,9 @@ static void relay_connect(struct conn *c, size_t path, const char *host,
 	if (n < 0 || n >= 2048 ||
 	    (n = hc_accept_build(json, RELAY_MSG_MAX, address, id, hs, nh,
 				 raddr, rport)) < 0 ||
-	    hc_chan_queue(&l->ch, WS_OP_TEXT, json, n) < 0) {
+	    (l ? hc_chan_queue(&l->ch, WS_OP_TEXT, json, n) :
+	     relay_send(slot, HC_M_ACCEPT, c, path, r->rid, cid, 0, json,
+			(size_t)n, -1)) < 0) {
 		free(address);
 		free(json);
 		proto_fail(c, LOG_WARNING, 503, NULL,
@@ -499,9 +557,12 @@ static void relay_connect(struct conn *c, size_t path, const char *host,
 	free(address);
 	free(json);
 	r->listener = l;
+	r->lslot = slot;
+	r->lcid = cid;
 	relay_link(&relay_senders, r);
-	/* The listener's worker loop sends it (it is this loop). */
-	worker_queue(l->c->w, l->c);
+	/* A channel of ours: this loop sends it. */
+	if (l)
+		worker_queue(l->c->w, l->c);
 	c->st = CONN_RESOLVING;	/* waits; the timer is relay_accept_timeout */
 	conn_want(c, &c->tls, 0);
 	if (timer_arm(&c->w->timers, &c->timer, timer_now_ms() +
@@ -509,8 +570,12 @@ static void relay_connect(struct conn *c, size_t path, const char *host,
 		conn_reject(c, LOG_ERR, "out of memory");
 		return;
 	}
-	log_info("tunnel %s: %s: sender on %s, offered to listener %s",
-		 c->t->cfg->name, c->peer, relay_path(c, path), l->c->peer);
+	if (l)
+		snprintf(who, sizeof who, "listener %s", l->c->peer);
+	else
+		snprintf(who, sizeof who, "a listener in worker %d", slot + 1);
+	log_info("tunnel %s: %s: sender on %s, offered to %s",
+		 c->t->cfg->name, c->peer, relay_path(c, path), who);
 }
 
 /** @brief Bytes of a status description fit for a log and a body. */
@@ -521,41 +586,117 @@ static void relay_clean(char *s)
 			*s = '?';
 }
 
+/** @brief Does the rendezvous refuse its sender (sb-hc-statusCode, or
+ *  statusCode as hyco-ws writes it)? 1 with the status and why, else 0. */
+static int relay_refusal(const char *query, size_t querylen, int *status,
+			 char *desc, size_t desclen)
+{
+	char st[16];
+
+	if (http_query_get(query, querylen, "sb-hc-statusCode", st, sizeof st) != 1 &&
+	    http_query_get(query, querylen, "statusCode", st, sizeof st) != 1)
+		return 0;
+	if (http_query_get(query, querylen, "sb-hc-statusDescription", desc,
+			   desclen) != 1 &&
+	    http_query_get(query, querylen, "statusDescription", desc,
+			   desclen) != 1)
+		snprintf(desc, desclen, "refused by the listener");
+	relay_clean(desc);
+	*status = atoi(st);
+	if (*status < 400 || *status > 599 || !http_reason(*status))
+		*status = 502;
+	return 1;
+}
+
+/** @brief Our waiting sender @s is joined: @fd is its plain leg. */
+static void relay_join(struct relay_conn *s, int fd, const char *protocol)
+{
+	relay_unlink(&relay_senders, s);
+	s->kind = RC_RENDEZVOUS;	/* joined: both move frames now */
+	s->listener = NULL;
+	timer_cancel(&s->c->w->timers, &s->c->timer);
+	s->c->plain.fd = fd;
+	/* The sender gets the subprotocol the listener chose. */
+	relay_answer_101(s->c, protocol);
+}
+
+/** @brief A rendezvous for a sender in worker @slot (not ours): pass the
+ *  refusal on, or make the socketpair and send that worker its end. */
+static void relay_accept_remote(struct conn *c, size_t path, const char *rid,
+				int slot, const char *query, size_t querylen)
+{
+	struct relay_conn *r;
+	char desc[200] = "";
+	int sp[2], status;
+
+	if (relay_refusal(query, querylen, &status, desc, sizeof desc)) {
+		if (relay_send(slot, HC_M_REFUSE, c, path, rid, 0, status, desc,
+			       strlen(desc), -1) < 0) {
+			proto_fail(c, LOG_WARNING, 503, NULL,
+				   "path %s: the sender's worker takes no messages",
+				   relay_path(c, path));
+			return;
+		}
+		proto_fail(c, LOG_DEBUG, 410, NULL,
+			   "refusal passed on to worker %d", slot + 1);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sp) < 0) {
+		proto_fail(c, LOG_ERR, 503, NULL, "socketpair: %s", strerror(errno));
+		return;
+	}
+	if (!(r = relay_new(c, RC_RENDEZVOUS, path))) {
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	if (relay_send(slot, HC_M_JOIN, c, path, rid, 0, 0, r->protocol,
+		       strlen(r->protocol), sp[0]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		proto_fail(c, LOG_WARNING, 503, NULL,
+			   "path %s: the sender's worker takes no messages",
+			   relay_path(c, path));
+		return;
+	}
+	close(sp[0]);
+	/* If the sender went meanwhile, its worker closes the other end and
+	 * this rendezvous ends as soon as it starts. */
+	c->plain.fd = sp[1];
+	log_info("tunnel %s: %s: rendezvous on %s for a sender in worker %d",
+		 c->t->cfg->name, c->peer, relay_path(c, path), slot + 1);
+	relay_answer_101(c, r->protocol);
+}
+
 /** @brief A listener's rendezvous for a waiting sender: join them, or
  *  pass the listener's refusal on. */
 static void relay_accept(struct conn *c, size_t path, const char *query,
 			 size_t querylen)
 {
 	struct relay_conn *s, *r;
-	char rid[HC_ID_MAX], st[16] = "", desc[200] = "";
-	int sp[2], status;
+	char rid[HC_ID_MAX], desc[200] = "";
+	int sp[2], status, slot;
 
 	if (!query || http_query_get(query, querylen, "sb-hc-id", rid,
 				     sizeof rid) != 1) {
 		proto_fail(c, LOG_INFO, 400, NULL, "accept without sb-hc-id");
 		return;
 	}
-	for (s = relay_senders; s; s = s->next)
-		if (s->c->t == c->t && s->path == path &&
-		    strcmp(s->rid, rid) == 0)
-			break;
+	slot = hc_rid_slot(rid);
+	if (slot >= 0 && slot != relay_slot && slot < relay_mesh->nslots) {
+		relay_accept_remote(c, path, rid, slot, query, querylen);
+		return;
+	}
+	s = slot == relay_slot ?
+		relay_find_sender(relay_tunnel_idx(c), (uint32_t)path, rid) : NULL;
 	if (!s) {
 		proto_fail(c, LOG_INFO, 404, NULL,
 			   "path %s: no sender waits for this rendezvous (timed out or gone)",
 			   relay_path(c, path));
 		return;
 	}
-	if (http_query_get(query, querylen, "sb-hc-statusCode", st, sizeof st) == 1 ||
-	    http_query_get(query, querylen, "statusCode", st, sizeof st) == 1) {
-		if (http_query_get(query, querylen, "sb-hc-statusDescription",
-				   desc, sizeof desc) != 1 &&
-		    http_query_get(query, querylen, "statusDescription", desc,
-				   sizeof desc) != 1)
-			snprintf(desc, sizeof desc, "refused by the listener");
-		relay_clean(desc);
-		status = atoi(st);
-		if (status < 400 || status > 599 || !http_reason(status))
-			status = 502;
+	if (relay_refusal(query, querylen, &status, desc, sizeof desc)) {
 		relay_unlink(&relay_senders, s);
 		proto_fail(s->c, LOG_INFO, status, NULL, "path %s: the listener refused: %s",
 			   relay_path(c, path), desc);
@@ -572,17 +713,143 @@ static void relay_accept(struct conn *c, size_t path, const char *query,
 		close(sp[1]);
 		return;
 	}
-	relay_unlink(&relay_senders, s);
-	s->kind = RC_RENDEZVOUS;	/* joined: both move frames now */
-	s->listener = NULL;
-	timer_cancel(&s->c->w->timers, &s->c->timer);
-	s->c->plain.fd = sp[0];
 	c->plain.fd = sp[1];
 	log_info("tunnel %s: %s: sender joined to listener %s on %s",
 		 c->t->cfg->name, s->c->peer, c->peer, relay_path(c, path));
-	/* The sender gets the subprotocol the listener chose. */
-	relay_answer_101(s->c, r->protocol);
+	relay_join(s, sp[0], r->protocol);
 	relay_answer_101(c, r->protocol);
+}
+
+/* --- messages from the other workers --------------------------------------- */
+
+/** @brief Fail our senders waiting on channel (@slot, @cid), or on local
+ *  channel @l when it is not NULL. */
+static void relay_fail_waiting(struct relay_conn *l, int slot, uint32_t cid,
+			       const char *path)
+{
+	for (;;) {
+		struct relay_conn *s;
+		for (s = relay_senders; s; s = s->next)
+			if (l ? s->listener == l :
+			    (!s->listener && s->lslot == slot && s->lcid == cid))
+				break;
+		if (!s)
+			break;
+		relay_unlink(&relay_senders, s);
+		s->listener = NULL;
+		proto_fail(s->c, LOG_INFO, 404, NULL,
+			   "path %s: the listener went away before accepting",
+			   path ? path : relay_path(s->c, s->path));
+	}
+}
+
+/** @brief One message for this worker. */
+static void relay_message(const struct hc_mhead *h, const char *data,
+			  size_t len, int fd)
+{
+	struct relay_conn *s = NULL, *l;
+
+	switch (h->type) {
+	case HC_M_ACCEPT:
+		l = relay_local_ctl(h->cid);
+		if (l && hc_chan_queue(&l->ch, WS_OP_TEXT, data, len) == 0) {
+			log_debug("tunnel %s: %s: listener on %s: sender offered by worker %u",
+				  l->c->t->cfg->name, l->c->peer,
+				  relay_path(l->c, l->path), h->from + 1);
+			worker_queue(l->c->w, l->c);
+			break;
+		}
+		if (h->from < (uint32_t)relay_mesh->nslots) {
+			struct hc_mhead g = *h;
+			g.type = HC_M_GONE;
+			g.from = (uint32_t)relay_slot;
+			if (hc_mesh_send(relay_mesh, (int)h->from, &g, NULL, 0, -1) < 0)
+				log_warn("relay: cannot answer worker %u: %s",
+					 h->from + 1, strerror(errno));
+		}
+		break;
+	case HC_M_JOIN:
+	case HC_M_REFUSE:
+	case HC_M_GONE:
+		s = relay_find_sender(h->tunnel, h->path, h->rid);
+		if (!s) {
+			log_debug("relay: a message for a sender no longer waiting (%u)",
+				  h->type);
+			break;
+		}
+		if (h->type == HC_M_JOIN && fd < 0) {
+			relay_unlink(&relay_senders, s);
+			proto_fail(s->c, LOG_ERR, 502, NULL,
+				   "path %s: the rendezvous came without its socket",
+				   relay_path(s->c, s->path));
+			break;
+		}
+		if (h->type == HC_M_JOIN) {
+			log_info("tunnel %s: %s: sender joined to a listener's rendezvous in worker %u",
+				 s->c->t->cfg->name, s->c->peer, h->from + 1);
+			relay_join(s, fd, data);
+			return;		/* the descriptor is the sender's now */
+		}
+		relay_unlink(&relay_senders, s);
+		if (h->type == HC_M_REFUSE)
+			proto_fail(s->c, LOG_INFO, h->status > 0 && http_reason(h->status) ?
+				   h->status : 502, NULL,
+				   "path %s: the listener refused: %s",
+				   relay_path(s->c, s->path), data);
+		else
+			proto_fail(s->c, LOG_INFO, 404, NULL,
+				   "path %s: the listener went away before accepting",
+				   relay_path(s->c, s->path));
+		break;
+	case HC_M_CTL_GONE:
+		relay_fail_waiting(NULL, (int)h->from, h->cid, NULL);
+		break;
+	default:
+		log_warn("relay: message of unknown type %u from worker %u",
+			 h->type, h->from + 1);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+void relay_inbox_event(void)
+{
+	static char data[HC_MESH_DATA_MAX + 1];
+	struct hc_mhead h;
+	int fd;
+
+	/* A bounded batch: the epoll set is level-triggered. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = hc_mesh_recv(relay_inbox.fd, &h, data, &fd);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			log_warn("relay: a message from another worker: %s",
+				 strerror(errno));
+			if (errno != EBADMSG)
+				return;
+			continue;
+		}
+		relay_message(&h, data, (size_t)n, fd);
+	}
+}
+
+int relay_worker_start(struct worker *w, struct hc_mesh *mesh)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &relay_inbox };
+	unsigned char r[4];
+
+	if (!mesh)
+		return 0;
+	relay_mesh = mesh;
+	relay_slot = w->id - 1;
+	/* Channel ids of a replaced worker are not taken for ours. */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r) == 0)
+		memcpy(&relay_next_cid, r, sizeof r);
+	relay_inbox.fd = mesh->fds[relay_slot][1];
+	/* What a dead predecessor in this slot had entered is gone. */
+	hc_dir_clear_slot(mesh->dir, relay_slot);
+	return epoll_ctl(w->ep, EPOLL_CTL_ADD, relay_inbox.fd, &ev);
 }
 
 void relay_request(struct conn *c)
@@ -696,23 +963,25 @@ void relay_drain(struct worker *w)
 
 void relay_free(struct conn *c)
 {
-	struct relay_conn *r = c->rc, *s;
+	struct relay_conn *r = c->rc;
 
 	if (!r)
 		return;
 	if (r->kind == RC_CONTROL) {
 		relay_unlink(&relay_controls, r);
-		/* Its waiting senders fail now, not at their timeout. */
-		for (;;) {
-			for (s = relay_senders; s && s->listener != r; s = s->next)
-				;
-			if (!s)
-				break;
-			relay_unlink(&relay_senders, s);
-			s->listener = NULL;
-			proto_fail(s->c, LOG_INFO, 404, NULL,
-				   "path %s: the listener went away before accepting",
-				   relay_path(c, r->path));
+		/* Its waiting senders fail now, not at their timeout: ours
+		 * here, the other workers' when they hear of it. */
+		relay_fail_waiting(r, 0, 0, relay_path(c, r->path));
+		if (r->dir_idx >= 0) {
+			struct hc_mhead h = { .type = HC_M_CTL_GONE,
+					      .from = (uint32_t)relay_slot,
+					      .cid = r->cid };
+			hc_dir_del(relay_mesh->dir, r->dir_idx, relay_slot, r->cid);
+			for (int i = 0; i < relay_mesh->nslots; i++)
+				if (i != relay_slot &&
+				    hc_mesh_send(relay_mesh, i, &h, NULL, 0, -1) < 0)
+					log_warn("relay: cannot tell worker %d a control channel closed: %s",
+						 i + 1, strerror(errno));
 		}
 		hc_chan_free(&r->ch);
 	} else {

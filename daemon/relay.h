@@ -10,10 +10,11 @@
  * the two are joined by a socketpair, which is their plain leg, and
  * mover_hc passes the frames through, unmasked on the way out.
  *
- * The directory of listeners and waiting senders lives in the worker
- * that serves the relay's tunnels: a relay tunnel's listening socket is
- * polled by worker 1 only (worker.c), so a sender always finds the
- * listeners of its path in the same process.
+ * Every worker accepts on a relay tunnel's listeners. A sender, the
+ * listener's control channel it is offered to and the rendezvous may be
+ * in three workers: they meet through hc_mesh.h (a shared directory of
+ * control channels, datagrams between the workers, the socketpair end
+ * passed to the sender's worker), never through the master.
  */
 #ifndef SSLTUNNEL_RELAY_H
 #define SSLTUNNEL_RELAY_H
@@ -33,6 +34,12 @@ void relay_timeout(struct conn *c);
 enum mover_status relay_tick(struct conn *c);
 /** @brief The mover of a relay connection whose upgrade is answered. */
 const struct mover_ops *relay_mover(struct conn *c);
+struct hc_mesh;
+/** @brief Join the generation's @mesh (NULL: no relay tunnel, nothing to
+ *  do): our inbox into the epoll set. -1 with errno. */
+int relay_worker_start(struct worker *w, struct hc_mesh *mesh);
+/** @brief Messages from the other workers are waiting (EV_HC). */
+void relay_inbox_event(void);
 /** @brief The worker drains: close the control channels (1001), so
  *  that listeners reconnect and their waiting senders fail now. */
 void relay_drain(struct worker *w);

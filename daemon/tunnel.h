@@ -12,7 +12,7 @@
 /* Kinds of objects registered with a worker's epoll; each such object
  * starts with an int holding its kind. */
 enum ev_kind { EV_LISTENER = 1, EV_CONN_TLS, EV_CONN_PLAIN, EV_SIGNAL,
-	       EV_RESOLVER, EV_AUTH, EV_CONTROL };
+	       EV_RESOLVER, EV_AUTH, EV_CONTROL, EV_HC };
 
 struct tunnel;
 struct auth_cache;

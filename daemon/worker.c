@@ -81,10 +81,6 @@ void worker_queue(struct worker *w, struct conn *c)
  *  of one tunnel. */
 static int worker_tunnel_listeners(struct worker *w, struct tunnel *t, int op)
 {
-	/* A relay's senders must find their listeners in the same process
-	 * (relay.h): worker 1 alone serves relay tunnels. */
-	if (t->cfg->hc == CFG_HC_RELAY && w->id != 1)
-		return 0;
 	for (int j = 0; j < t->nlisteners; j++) {
 		struct listener *l = &t->listeners[j];
 		struct epoll_event ev = {
@@ -454,6 +450,10 @@ void worker_run(const struct worker_setup *s)
 		log_err("worker %d: out of memory", id);
 		exit(1);
 	}
+	if (relay_worker_start(&w, s->hc_mesh) < 0) {
+		log_err("worker %d: the relay's inbox: %s", id, strerror(errno));
+		exit(1);
+	}
 	log_info("worker %d started (pid %d)", id, (int)getpid());
 
 	for (;;) {
@@ -475,6 +475,8 @@ void worker_run(const struct worker_setup *s)
 				auth_pool_event(w.auth);
 			else if (kind == EV_CONTROL)
 				worker_control(&w);
+			else if (kind == EV_HC)
+				relay_inbox_event();
 			else
 				conn_event(evs[i].data.ptr, evs[i].events);
 		}

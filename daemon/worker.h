@@ -9,6 +9,7 @@
 #include "tunnel.h"
 
 struct conn;
+struct hc_mesh;
 struct resolve;
 
 /* Which data path the worker's connections take, decided once by the
@@ -34,6 +35,7 @@ struct worker_setup {
 	struct auth_gate *gate;		/* shared cap on verifications, likewise */
 	int auth_threads;
 	int auth_failures, auth_window_s, auth_lock_s;
+	struct hc_mesh *hc_mesh;	/* relay tunnels' workers as one; or NULL */
 };
 
 struct worker {

@@ -5,8 +5,9 @@
 # end accepts connections from the other: both dial the relay.
 #  1. 64 MiB each way, byte-exact; half-close (request, FIN, reply).
 #  2. 200 concurrent connections, each byte-exact.
-#  3. Two listeners (two workers each) share the senders: every control
-#     channel gets some.
+#  3. The listener's two workers (a control channel each) share the
+#     senders, whichever of the relay's two workers holds each channel;
+#     senders and listeners meet across the relay's workers.
 #  4. Refusals: a path nobody listens on (404 at once), an expired token,
 #     a wrong key, a send-only key used to listen (401), a backend that
 #     is down (the listener refuses: 502 reaches the sender).
@@ -97,10 +98,22 @@ say "ok: the FIN crosses the relay and the reply comes back whole"
 	fail "200 concurrent through the relay: $(cat "$T/many.out")"
 say "ok: 200 concurrent connections byte-exact"
 
-# 3. Both workers' channels got senders (round robin over the channels).
-n=$(grep -Eo 'sender on db, offered to listener [^ ]+' "$T/relay.log" | sort | uniq -c | wc -l)
-[ "$n" -ge 2 ] || fail "the senders went to $n control channel(s), expected both"
-say "ok: the senders were shared between the control channels"
+# 3. Both of the listener's workers (one control channel each) got
+# senders: the round robin spans the channels whichever relay worker
+# holds them. Every relay worker took senders, and senders met their
+# listeners across workers: offered to a channel in another worker, and
+# joined to a rendezvous that another worker accepted.
+n=$(grep -E 'tunnel l1: [^ ]+: sender offered by the relay' "$T/l1.log" |
+	grep -Eo '^ssltunneld\[[0-9]+\]' | sort -u | wc -l)
+[ "$n" -ge 2 ] || fail "the senders went to $n of the listener's 2 workers"
+n=$(grep -E 'tunnel relay: [^ ]+: sender on db, offered to' "$T/relay.log" |
+	grep -Eo '^ssltunneld\[[0-9]+\]' | sort -u | wc -l)
+[ "$n" -ge 2 ] || fail "senders came to $n of the relay's 2 workers"
+grep -q 'sender on db, offered to a listener in worker [12]$' "$T/relay.log" ||
+	fail "no sender was offered to a control channel of another worker"
+grep -q 'sender joined to a listener.s rendezvous in worker [12]$' "$T/relay.log" ||
+	fail "no sender was joined to a rendezvous of another worker"
+say "ok: the senders were shared between the listener's channels, across the relay's workers"
 
 # 4. Refusals.
 expect_refused() {	# expect_refused PORT LOGPATTERN WHAT
@@ -141,7 +154,11 @@ say "ok: a backend that is down: the listener refuses, the sender gets 502"
 # 5. The listener killed: the senders fail fast; it comes back.
 write_conf "$T/s3.conf" "$(sender_conf s3 "$CLI" db send-db "$T/send.key")"
 start_daemon "$T/s3.conf" "$T/s3.log"
-kill -KILL "$L1" $(pgrep -P "$L1")
+# The workers first: a master killed first would have them told to
+# drain (PR_SET_PDEATHSIG), and they might close their channels cleanly.
+kids=$(pgrep -P "$L1") || fail "the listener has no workers"
+kill -KILL $kids
+kill -KILL "$L1"
 wait_until 10 eval "! running $L1" || fail "the listener did not die"
 wait_until 10 eval "[ \$(grep -c 'listener on db went away\|listener control channel ended' '$T/relay.log') -ge 2 ]" ||
 	fail "the relay did not notice the listener's channels end"

@@ -13,6 +13,9 @@
 #     backend sees no connection; one that names none gets 400.
 #  4. The relay restarted under a listener: its control channels come back
 #     (backoff with jitter) and serve again.
+#  5. One of the relay's workers SIGKILLed: its control channels leave the
+#     shared directory, the worker is replaced, the listener's channel
+#     comes back, and senders are served again.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
@@ -138,12 +141,38 @@ wait_until 10 eval "[ \$(grep -c 'control channel closed; again in' '$T/l.log') 
 	fail "the listener did not notice the relay going away"
 mv "$T/relay.log" "$T/relay-1.log"
 start_daemon "$T/relay.conf" "$T/relay.log"
+RELAY=$LAST_PID
 wait_until 20 eval "[ \$(grep -c 'listener on dyn (key listen)' '$T/relay.log') -ge 2 ]" ||
 	fail "the listener's control channels did not come back to the restarted relay"
 "$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$C2" "$T/small" "$T/again.out" ||
 	fail "no transfer after the relay came back"
 assert_same "$T/small" "$T/again.out"
 say "ok: the relay restarted: the listener reconnected and serves"
+
+# 5. A relay worker killed: the master takes its control channels out of
+# the directory and starts another; the listener's channels come back and
+# every sender after that is served, whichever worker it lands in.
+victim=$(pgrep -P "$RELAY" | head -n1)
+[ -n "$victim" ] || fail "the relay has no workers"
+log_mark "$T/l.log"
+kill -KILL "$victim"
+wait_until 10 log_since_has "$T/relay.log" 0 "worker [0-9]+ \\(pid $victim\\) was killed by signal 9" ||
+	fail "the relay's master did not see its worker die"
+wait_until 15 eval "[ \$(pgrep -P $RELAY | wc -l) -ge 2 ]" || fail "the relay's worker was not replaced"
+# Each of the listener's channels that was in the killed worker (the
+# kernel closed them at once) has come back: as many "listening" lines
+# as "closed" ones since the kill.
+since() { tail -n "+$((LOG_MARK + 1))" "$T/l.log" | grep -c -- "$1" || true; }
+channels_back() { [ "$(since 'control channel closed')" -le "$(since 'listening at')" ]; }
+sleep 1
+wait_until 20 channels_back ||
+	fail "the listener's channels did not come back: $(since 'control channel closed') closed, $(since 'listening at') back"
+for i in $(seq 20); do
+	"$TCPTOOL" -t 30 sendrecv 127.0.0.1 "$C2" "$T/small" "$T/k.out" ||
+		fail "transfer $i after a relay worker was killed failed"
+	assert_same "$T/small" "$T/k.out"
+done
+say "ok: a relay worker killed: it was replaced and 20 transfers after it were whole"
 assert_log_lacks "$T/relay.log" ": error: "
 assert_log_lacks "$T/l.log" ": error: "
 assert_log_lacks "$T/l.log" "closed before answering"

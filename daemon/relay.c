@@ -608,6 +608,26 @@ static int relay_refusal(const char *query, size_t querylen, int *status,
 	return 1;
 }
 
+/** @brief @c becomes a rendezvous of @path with a fresh socketpair in
+ *  @sp (sp[1] for it, sp[0] for its sender); NULL when that fails (@c is
+ *  answered or closed). */
+static struct relay_conn *relay_rendezvous(struct conn *c, size_t path,
+					   int sp[2])
+{
+	struct relay_conn *r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sp) < 0) {
+		proto_fail(c, LOG_ERR, 503, NULL, "socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	if (!(r = relay_new(c, RC_RENDEZVOUS, path))) {
+		close(sp[0]);
+		close(sp[1]);
+	}
+	return r;
+}
+
 /** @brief Our waiting sender @s is joined: @fd is its plain leg. */
 static void relay_join(struct relay_conn *s, int fd, const char *protocol)
 {
@@ -641,16 +661,8 @@ static void relay_accept_remote(struct conn *c, size_t path, const char *rid,
 			   "refusal passed on to worker %d", slot + 1);
 		return;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		       sp) < 0) {
-		proto_fail(c, LOG_ERR, 503, NULL, "socketpair: %s", strerror(errno));
+	if (!(r = relay_rendezvous(c, path, sp)))
 		return;
-	}
-	if (!(r = relay_new(c, RC_RENDEZVOUS, path))) {
-		close(sp[0]);
-		close(sp[1]);
-		return;
-	}
 	if (relay_send(slot, HC_M_JOIN, c, path, rid, 0, 0, r->protocol,
 		       strlen(r->protocol), sp[0]) < 0) {
 		close(sp[0]);
@@ -703,16 +715,8 @@ static void relay_accept(struct conn *c, size_t path, const char *query,
 		proto_fail(c, LOG_DEBUG, 410, NULL, "refusal passed on");
 		return;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		       sp) < 0) {
-		proto_fail(c, LOG_ERR, 503, NULL, "socketpair: %s", strerror(errno));
+	if (!(r = relay_rendezvous(c, path, sp)))
 		return;
-	}
-	if (!(r = relay_new(c, RC_RENDEZVOUS, path))) {
-		close(sp[0]);
-		close(sp[1]);
-		return;
-	}
 	c->plain.fd = sp[1];
 	log_info("tunnel %s: %s: sender joined to listener %s on %s",
 		 c->t->cfg->name, s->c->peer, c->peer, relay_path(c, path));

@@ -32,7 +32,7 @@ relay_conf() {
 	cat <<EOF
 	{ name = "relay"; role = "relay"; listen = "127.0.0.1:$RLY";
 	  cert_file = "$PKI/server.pem"; key_file = "$PKI/server.key";
-	  relay_accept_timeout = 5;
+	  relay_accept_timeout = ${HANDSHAKE_TIMEOUT:-10};
 	  relay_paths = (
 	    { path = "db"; keys = (
 	        { name = "listen-db"; key_file = "$T/listen.key"; rights = [ "listen" ]; },
@@ -166,7 +166,10 @@ start=$(date +%s%N)
 "$TCPTOOL" -t 20 sendrecv 127.0.0.1 "$CLI" "$T/small" "$T/refused.out" >/dev/null 2>&1
 ms=$((($(date +%s%N) - start) / 1000000))
 [ ! -s "$T/refused.out" ] || fail "bytes came back with no listener"
-[ "$ms" -lt 3000 ] || fail "with the listener gone a sender took $ms ms to fail"
+# Well before relay_accept_timeout: 3 s here, 30 s on the kTLS VM's
+# emulated CPUs (HANDSHAKE_TIMEOUT 60 there).
+fast=$((${HANDSHAKE_TIMEOUT:-6} * 500))
+[ "$ms" -lt "$fast" ] || fail "with the listener gone a sender took $ms ms to fail (limit $fast)"
 say "ok: the listener killed: a sender fails in $ms ms"
 "$SSLTUNNELD" -f -c "$T/l1.conf" >"$T/l1b.out" 2>"$T/l1b.log" &
 track $!

@@ -19,7 +19,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 make_pki
-pick_ports BE OTHER RLY C1 C2 C3 C4
+pick_ports BE OTHER RLY RLY2 C1 C2 C3 C4
 start_backend "$BE" --mode echo
 start_backend "$OTHER" --mode echo --count-file "$T/other.count"
 
@@ -34,22 +34,29 @@ relay_path() {	# relay_path NAME: a path with the listen and send keys
 	        { name = "send"; key_file = "$T/send.key"; rights = [ "send" ]; } ); }
 EOF
 }
+# The lazy path on a relay tunnel of its own with a short
+# relay_accept_timeout; the others get what emulated CPUs need (the kTLS
+# VM sets HANDSHAKE_TIMEOUT).
 LOG_LEVEL=info write_conf "$T/relay.conf" \
 	"	{ name = \"relay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY\";
 	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
+	  relay_accept_timeout = ${HANDSHAKE_TIMEOUT:-10};
+	  relay_paths = (
+$(relay_path expiring),
+$(relay_path dyn) ); }" \
+	"	{ name = \"lazyrelay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY2\";
+	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
 	  relay_accept_timeout = 2;
 	  relay_paths = (
-$(relay_path lazy),
-$(relay_path expiring),
-$(relay_path dyn) ); }"
-sender_conf() {	# sender_conf NAME PORT PATH [EXTRA]
+$(relay_path lazy) ); }"
+sender_conf() {	# sender_conf NAME PORT PATH [EXTRA [RELAYPORT]]
 	cat <<EOF
 	{ name = "$1"; role = "client"; transport = "relay"; listen = "127.0.0.1:$2";
-	  connect = "wss://127.0.0.1:$RLY/\$hc/$3"; relay_key_name = "send";
+	  connect = "wss://127.0.0.1:${5:-$RLY}/\$hc/$3"; relay_key_name = "send";
 	  relay_key_file = "$T/send.key"; ca_file = "$PKI/ca.pem"; ${4:-} }
 EOF
 }
-write_conf "$T/s.conf" "$(sender_conf lazy "$C1" lazy)" \
+write_conf "$T/s.conf" "$(sender_conf lazy "$C1" lazy "" "$RLY2")" \
 	"$(sender_conf ok "$C2" dyn "destination = \"127.0.0.1:$BE\";")" \
 	"$(sender_conf denied "$C3" dyn "destination = \"127.0.0.1:$OTHER\";")" \
 	"$(sender_conf none "$C4" dyn)"
@@ -66,19 +73,19 @@ start_daemon "$T/s.conf" "$T/s.log"
 token() {	# token PATH KEY SECONDS
 	"$SSLTUNNELD" relay-token "http://127.0.0.1/$1" "$2" "$T/$2.key" "$3"
 }
-hclisten() {	# hclisten OUT PATH TOKEN ARGS...: in the background
+hclisten() {	# hclisten OUT PORT PATH TOKEN ARGS...: in the background
 	local out=$1
 	shift
-	timeout 60 /usr/bin/python3 "$top_srcdir/tests/integration/hclisten.py" "$RLY" \
+	timeout 60 /usr/bin/python3 "$top_srcdir/tests/integration/hclisten.py" \
 		"$@" --ca "$PKI/ca.pem" >"$out" 2>"$out.err" &
 	track $!
-	wait_until 10 grep -q '^listening\|^refused' "$out" ||
+	wait_until 20 grep -q '^listening\|^refused' "$out" ||
 		fail "hclisten.py $2 did not connect: $(cat "$out" "$out.err")"
 	grep -q '^listening' "$out" || fail "hclisten.py $2: $(cat "$out")"
 }
 
 # 1. A listener that never accepts.
-hclisten "$T/lazy.out" lazy "$(token lazy listen 3600)" --hold 8
+hclisten "$T/lazy.out" "$RLY2" lazy "$(token lazy listen 3600)" --hold 8
 HL=$LAST_PID
 random_file "$T/small" 10007
 start=$(date +%s%N)
@@ -87,19 +94,19 @@ ms=$((($(date +%s%N) - start) / 1000000))
 [ ! -s "$T/lazy.data" ] || fail "bytes came back from a listener that never accepted"
 assert_log_contains "$T/s.log" "HTTP/1.1 404 Not Found: (404 Not Found: )?path lazy: no listener accepted within relay_accept_timeout \(2 s\)" 10
 [ "$ms" -ge 1800 ] || fail "the sender was refused after $ms ms, before relay_accept_timeout (2 s)"
-[ "$ms" -lt 6000 ] || fail "the sender was refused after $ms ms, long after relay_accept_timeout (2 s)"
-grep -q "^accept wss://127.0.0.1:$RLY/\$hc/lazy?sb-hc-action=accept&sb-hc-id=" "$T/lazy.out" ||
+[ "$ms" -lt 10000 ] || fail "the sender was refused after $ms ms, long after relay_accept_timeout (2 s)"
+grep -q "^accept wss://127.0.0.1:$RLY2/\$hc/lazy?sb-hc-action=accept&sb-hc-id=" "$T/lazy.out" ||
 	fail "the listener got no accept message: $(cat "$T/lazy.out")"
 say "ok: a listener that never accepts: the accept message came, the sender got 404 after $ms ms"
 stop_pid "$HL"
 
 # 2. Token expiry and renewToken.
-hclisten "$T/exp.out" expiring "$(token expiring listen 3)" --hold 7
+hclisten "$T/exp.out" "$RLY" expiring "$(token expiring listen 4)" --hold 8
 E1=$LAST_PID
-hclisten "$T/ren.out" expiring "$(token expiring listen 3)" --hold 7 \
+hclisten "$T/ren.out" "$RLY" expiring "$(token expiring listen 4)" --hold 8 \
 	--renew "$(token expiring listen 3600)" --renew-after 1
 E2=$LAST_PID
-wait_until 15 eval "! running $E1 && ! running $E2" || fail "hclisten.py did not end"
+wait_until 20 eval "! running $E1 && ! running $E2" || fail "hclisten.py did not end"
 grep -q '^closed 1008 token expired' "$T/exp.out" ||
 	fail "an unrenewed token: the channel was not closed: $(cat "$T/exp.out")"
 assert_log_contains "$T/relay.log" "listener on expiring: its token expired without renewToken"

@@ -20,6 +20,7 @@ NAMES = {
     "ssltunneld": "ssltunneld pair",
     "ssltunneld-ws": "ssltunneld pair, WebSocket",
     "ssltunneld-connect": "ssltunneld pair, HTTP CONNECT",
+    "ssltunneld-hc": "ssltunneld relayed pair (Hybrid Connections)",
     "node-wstunnel": "node-websocket-tunnel protocol (node.js)",
     "stunnel": "stunnel pair",
     "haproxy": "HAProxy TLS pair",
@@ -29,7 +30,8 @@ NAMES = {
 }
 TLS_PEERS = ("stunnel", "haproxy", "socat")
 # Compared with the ssltunneld TLS pair figure by figure.
-TRANSPORTS = ("ssltunneld-ws", "ssltunneld-connect", "node-wstunnel")
+TRANSPORTS = ("ssltunneld-ws", "ssltunneld-connect", "ssltunneld-hc",
+              "node-wstunnel")
 # Other processes busy on this many CPUs during a turn mark it as noisy.
 FOREIGN_NOISE = 0.1
 
@@ -85,6 +87,11 @@ def derive(raw):
         if name != "direct" and None not in cpu and None not in nbytes \
                 and sum(nbytes) > 0:
             r["cpu_s_per_gb"] = sum(cpu) / (sum(nbytes) / 1e9)
+            relay = [num(kv.get(f"tput_p{s}_relay_cpu_s")) for s in (1, 16)]
+            if None not in relay:
+                r["relay_cpu_s_per_gb"] = sum(relay) / (sum(nbytes) / 1e9)
+                if sum(cpu) > 0:
+                    r["relay_cpu_share"] = sum(relay) / sum(cpu)
         res[name] = r
     return res
 
@@ -254,6 +261,39 @@ def markdown(meta, res, order, tg, ttg):
                 [fmt_ratio(ratio(r.get(k), s.get(k)))
                  for k, *_ in FIGURES]) + " |")
         L.append("")
+    h = res.get("ssltunneld-hc")
+    if h and "ssltunneld-hc" in order:
+        w = res.get("ssltunneld-ws", {})
+        L.append("## The relayed pair (Hybrid Connections) beside the "
+                 "direct WebSocket pair")
+        L.append("")
+        L.append("Sender → relay → listener: three ssltunneld daemons, "
+                 "each connection two WebSockets over TLS joined in the "
+                 "relay (both legs decrypted, unmasked and encrypted "
+                 "again there).")
+        L.append("")
+        L.append("| figure | relayed pair (3 processes) | of which the relay "
+                 "| WebSocket pair (2 processes) | relayed / WebSocket |")
+        L.append("|---|---|---|---|---|")
+        for key, title, unit, _, dec in (
+                ("tput_p1_gbit", "throughput 1 stream", "Gbit/s", True, 2),
+                ("tput_p16_gbit", "throughput 16 streams", "Gbit/s", True, 2),
+                ("cpu_s_per_gb", "CPU per GB", "CPU-s/GB", False, 2),
+                ("hs_c1_rate", "handshakes c=1", "conn/s", True, 0),
+                ("hs_c32_rate", "handshakes c=32", "conn/s", True, 0),
+                ("lat_p50_us", "latency p50", "µs", False, 1),
+                ("mem_per_conn_kib", "memory per idle conn", "KiB", False,
+                 1)):
+            mine = h.get(key)
+            relay = "—"
+            if key == "cpu_s_per_gb" and h.get("relay_cpu_s_per_gb") \
+                    is not None:
+                relay = (f"{fmt(h.get('relay_cpu_s_per_gb'), dec)} "
+                         f"({100 * h.get('relay_cpu_share', 0):.0f}%)")
+            L.append(f"| {title} ({unit}) | {fmt(mine, dec)} | {relay} | "
+                     f"{fmt(w.get(key), dec)} | "
+                     f"{fmt_ratio(ratio(mine, w.get(key)))} |")
+        L.append("")
     if ttg and any(n in order for n in ("ssltunneld-ws", "node-wstunnel")):
         L.append("## Targets of the WebSocket transport (ratios of this run)")
         L.append("")
@@ -284,6 +324,13 @@ def markdown(meta, res, order, tg, ttg):
            f"the TLS pair.\n"
            if any(n in order for n in ("ssltunneld-ws", "ssltunneld-connect"))
            else "") +
+        (f"* Relayed pair: a sender (`transport = \"relay\"`), a "
+         f"relay (`role = \"relay\"`, one relay tunnel per port, all "
+         f"its workers accepting) and a listener (`role = \"listener\"`, a "
+         f"control channel per worker), SAS tokens, the same ciphers and "
+         f"certificates; its CPU is that of all three daemons, the "
+         f"relay's share beside it.\n"
+         if "ssltunneld-hc" in order else "") +
         (f"* node.js pair: `bench/node-wstunnel.js`, one server and one "
          f"client process, a minimal equivalent of node-websocket-tunnel "
          f"(client: its lib/tunnel.js, server: its server.js) on the npm "

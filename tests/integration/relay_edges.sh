@@ -3,6 +3,7 @@
 #  1. A listener that never accepts (tests/integration/hclisten.py): the
 #     relay sends it the accept message, and the sender gets 404 once
 #     relay_accept_timeout (2 s) has passed, not before.
+#     Control channels are pinged; one that never answers is dropped.
 #  2. A listener's token that expires without renewToken: the relay closes
 #     the control channel (1008); one renewed in time stays open past the
 #     first token's expiry.
@@ -46,9 +47,10 @@ $(relay_path expiring),
 $(relay_path dyn) ); }" \
 	"	{ name = \"lazyrelay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY2\";
 	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
-	  relay_accept_timeout = 2;
+	  relay_accept_timeout = 2; ws_ping_interval = 1;
 	  relay_paths = (
-$(relay_path lazy) ); }"
+$(relay_path lazy),
+$(relay_path pinged) ); }"
 sender_conf() {	# sender_conf NAME PORT PATH [EXTRA [RELAYPORT]]
 	cat <<EOF
 	{ name = "$1"; role = "client"; transport = "relay"; listen = "127.0.0.1:$2";
@@ -99,6 +101,17 @@ grep -q "^accept wss://127.0.0.1:$RLY2/\$hc/lazy?sb-hc-action=accept&sb-hc-id=" 
 	fail "the listener got no accept message: $(cat "$T/lazy.out")"
 say "ok: a listener that never accepts: the accept message came, the sender got 404 after $ms ms"
 stop_pid "$HL"
+
+# 1b. Control channels are pinged (every ws_ping_interval, 1 s on that
+# relay tunnel); one that never answers is dropped at the next ping.
+hclisten "$T/deaf.out" "$RLY2" pinged "$(token pinged listen 3600)" --deaf --hold 10
+D=$LAST_PID
+wait_until 15 eval "! running $D" || fail "hclisten.py --deaf did not end"
+grep -q '^ping' "$T/deaf.out" || fail "the relay sent no ping: $(cat "$T/deaf.out")"
+grep -q '^eof\|^close' "$T/deaf.out" ||
+	fail "a listener that never answers pings was not dropped: $(cat "$T/deaf.out")"
+assert_log_contains "$T/relay.log" "listener control channel: no pong within 1 s"
+say "ok: control channels are pinged; one that does not answer is dropped"
 
 # 2. Token expiry and renewToken.
 hclisten "$T/exp.out" "$RLY" expiring "$(token expiring listen 4)" --hold 8

@@ -189,6 +189,7 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "relay", cfg_apply_string, T(relay), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "relay_key_name", cfg_apply_string, T(hc_key_name), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "relay_key_file", cfg_apply_path, T(hc_key_file), 0, 0, NULL, CFG_ROLE_CLIENT },
+	{ "relay_token_lifetime", cfg_apply_int, T(hc_token_lifetime), 2, 86400, NULL, CFG_ROLE_CLIENT },
 	{ NULL, NULL, 0, 0, 0, NULL, -1 },
 };
 #undef T

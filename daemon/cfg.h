@@ -125,6 +125,7 @@ struct cfg_tunnel {
 	struct net_endpoint hc_backend_ep;	/* and resolved */
 	char *hc_key_name;		/* listener, sender: relay_key_name */
 	char *hc_key_file;		/* relay_key_file */
+	int hc_token_lifetime;		/* relay_token_lifetime: seconds */
 	char *hc_key;			/* its text; never logged */
 	size_t hc_keylen;
 	int role_set;			/* internal: role seen while parsing */

@@ -333,22 +333,19 @@ int cfg_hc_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 		snprintf(err, errlen, "relay: only for role \"listener\" (a sender names its relay in connect)");
 		return -1;
 	}
-	if ((t->hc_key_name || t->hc_key_file) &&
+	if ((t->hc_key_name || t->hc_key_file || t->hc_token_lifetime) &&
 	    t->hc != CFG_HC_LISTENER && t->hc != CFG_HC_SENDER) {
 		snprintf(err, errlen,
 			 "%s: only for role \"listener\" and transport = \"relay\"",
-			 t->hc_key_name ? "relay_key_name" : "relay_key_file");
+			 t->hc_key_name ? "relay_key_name" : t->hc_key_file ?
+			 "relay_key_file" : "relay_token_lifetime");
 		return -1;
 	}
+	if (!t->hc_token_lifetime &&
+	    (t->hc == CFG_HC_LISTENER || t->hc == CFG_HC_SENDER))
+		t->hc_token_lifetime = 3600;
 	if (t->relay && t->hc != CFG_HC_LISTENER) {
 		snprintf(err, errlen, "relay: only for role \"listener\"");
-		return -1;
-	}
-	if ((t->hc_key_name || t->hc_key_file) &&
-	    (t->hc == CFG_HC_NONE || t->hc == CFG_HC_RELAY)) {
-		snprintf(err, errlen,
-			 "%s: only for role \"listener\" and transport \"relay\"",
-			 t->hc_key_name ? "relay_key_name" : "relay_key_file");
 		return -1;
 	}
 	if (t->hc == CFG_HC_NONE)

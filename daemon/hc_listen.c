@@ -25,8 +25,8 @@
 #include "tunnel.h"
 #include "worker.h"
 
-/* Tokens we sign live this long; a listener renews at three quarters. */
-#define HCL_TOKEN_LIFETIME 3600
+/* Tokens we sign live relay_token_lifetime; a listener renews at three
+ * quarters of it. */
 #define HCL_BACKOFF_MIN_MS 500
 #define HCL_BACKOFF_MAX_MS 30000
 #define HCL_TARGET_MAX 1536
@@ -236,7 +236,7 @@ static int hcl_token_header(const struct cfg_tunnel *t, char *hdr, size_t hlen)
 	int rc;
 
 	if (hc_token_make(t->hc_host, t->hc_path, t->hc_key_name, t->hc_key,
-			  t->hc_keylen, (long long)time(NULL) + HCL_TOKEN_LIFETIME,
+			  t->hc_keylen, (long long)time(NULL) + t->hc_token_lifetime,
 			  tok, sizeof tok) < 0)
 		return -1;
 	rc = snprintf(hdr, hlen, "ServiceBusAuthorization: %s\r\n", tok);
@@ -631,7 +631,7 @@ static enum mover_status hcl_start(struct conn *c)
 	}
 	h->up = 1;
 	h->owner->failures = 0;
-	h->renew_at = timer_now_ms() + 1000ULL * HCL_TOKEN_LIFETIME * 3 / 4;
+	h->renew_at = timer_now_ms() + 750ULL * c->t->cfg->hc_token_lifetime;
 	log_notice("tunnel %s: listening at %s", c->t->cfg->name,
 		   c->t->cfg->relay);
 	if (c->down.buf && c->down.len) {
@@ -691,7 +691,7 @@ enum mover_status hcl_tick(struct conn *c)
 			return MOVER_ERROR;
 		}
 		explicit_bzero(json, sizeof json);
-		h->renew_at = timer_now_ms() + 1000ULL * HCL_TOKEN_LIFETIME * 3 / 4;
+		h->renew_at = timer_now_ms() + 750ULL * c->t->cfg->hc_token_lifetime;
 		log_info("tunnel %s: token renewed", c->t->cfg->name);
 	}
 	rs = hc_chan_ping(c, &h->ch, c->t->cfg->ws_ping_interval ?

@@ -12,6 +12,8 @@
 #     host/port query the relay passes on) is carried byte-exact; one
 #     that names a destination the acl does not allow gets 403 and the
 #     backend sees no connection; one that names none gets 400.
+#     The listener's tokens live 4 s (relay_token_lifetime): it renews
+#     them, and its channels outlive them.
 #  4. The relay restarted under a listener: its control channels come back
 #     (backoff with jitter) and serve again.
 #  5. One of the relay's workers SIGKILLed: its control channels leave the
@@ -65,7 +67,7 @@ write_conf "$T/s.conf" "$(sender_conf lazy "$C1" lazy "" "$RLY2")" \
 LOG_LEVEL=info write_conf "$T/l.conf" \
 	"	{ name = \"dyn\"; role = \"listener\"; relay = \"wss://127.0.0.1:$RLY/\$hc/dyn\";
 	  relay_key_name = \"listen\"; relay_key_file = \"$T/listen.key\";
-	  ca_file = \"$PKI/ca.pem\"; connect = \"dynamic\";
+	  ca_file = \"$PKI/ca.pem\"; connect = \"dynamic\"; relay_token_lifetime = 4;
 	  acl = ( { allow = [ \"127.0.0.1:$BE\" ]; } ); }"
 "$SSLTUNNELD" -t -c "$T/l.conf" >"$T/t.out" 2>&1 || fail "ssltunneld -t -c l.conf: $(cat "$T/t.out")"
 start_daemon "$T/relay.conf" "$T/relay.log"
@@ -154,6 +156,17 @@ say "ok: a destination the acl does not allow: 403, and nothing reached it"
 [ ! -s "$T/none.out" ] || fail "bytes came back without a destination"
 assert_log_contains "$T/s.log" "HTTP/1.1 400 Bad Request: (400 Bad Request: )?path dyn: the listener refused: query port: missing" 10
 say "ok: no destination named: 400"
+
+# 3b. The listener signs its tokens for 4 s (relay_token_lifetime) and
+# renews them at 3 s: its channels outlive several tokens.
+wait_until 15 eval "[ \$(grep -c 'tunnel dyn: token renewed' '$T/l.log') -ge 4 ]" ||
+	fail "the listener did not renew its tokens: $(grep -c 'token renewed' "$T/l.log") renewals"
+assert_log_contains "$T/relay.log" "listener on dyn: token renewed \(key listen\)"
+assert_log_lacks "$T/relay.log" "listener on dyn: its token expired"
+"$TCPTOOL" -t 60 sendrecv 127.0.0.1 "$C2" "$T/small" "$T/renewed.out" ||
+	fail "no transfer after the listener's tokens were renewed"
+assert_same "$T/small" "$T/renewed.out"
+say "ok: the listener renews its tokens before they expire; its channels stay up"
 
 # 4. The relay restarts under the listener.
 stop_daemon "$RELAY"

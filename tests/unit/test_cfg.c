@@ -1109,6 +1109,15 @@ START_TEST(relay_settings)
 	ck_assert_int_eq(s->transport, CFG_TRANSPORT_WEBSOCKET);
 	ck_assert_str_eq(s->path, "/$hc/db");
 	ck_assert_str_eq(s->hc_key_name, "s");
+	ck_assert_int_eq(l->hc_token_lifetime, 3600);	/* the default */
+	ck_assert_int_eq(s->hc_token_lifetime, 3600);
+	ck_assert_int_eq(r->hc_token_lifetime, 0);
+	cfg_free(&c);
+	free(text);
+	text = hc_conf("", "relay_token_lifetime = 600;",
+		       "wss://127.0.0.1:50443/$hc/db", lk, sk);
+	load_ok(&c, text);
+	ck_assert_int_eq(c.tunnels[1].hc_token_lifetime, 600);
 	cfg_free(&c);
 	free(text);
 	/* No port: 443. */
@@ -1158,6 +1167,10 @@ START_TEST(err_relay_settings)
 	       "tunnel s.connect: ");
 	HC_ERR(hc_conf("", "", "wss://127.0.0.1/db", lk, sk),
 	       "tunnel s.connect: ");
+	HC_ERR(hc_conf("", "relay_token_lifetime = 1;", url, lk, sk),
+	       "tunnel l.relay_token_lifetime: expected an integer from 2 to 86400, got 1");
+	HC_ERR(hc_conf("relay_token_lifetime = 60;", "", url, lk, sk),
+	       "tunnel r.relay_token_lifetime: ");
 	HC_ERR(hc_conf("relay_accept_timeout = 0;", "", url, lk, sk),
 	       "tunnel r.relay_accept_timeout: expected an integer from 1 to 3600, got 0");
 	HC_ERR("tunnels = ( { name = \"l\"; role = \"listener\"; relay = \"wss://h/$hc/db\"; ca_file = \"ca.pem\"; connect = \"127.0.0.1:1\"; } );\n",

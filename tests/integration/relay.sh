@@ -5,9 +5,9 @@
 # end accepts connections from the other: both dial the relay.
 #  1. 64 MiB each way, byte-exact; half-close (request, FIN, reply).
 #  2. 200 concurrent connections, each byte-exact.
-#  3. The listener's two workers (a control channel each) share the
-#     senders, whichever of the relay's two workers holds each channel;
-#     senders and listeners meet across the relay's workers.
+#  3. Two listener daemons (two workers, so two control channels, each)
+#     share the senders, whichever of the relay's two workers holds each
+#     channel; senders and listeners meet across the relay's workers.
 #  4. Refusals: a path nobody listens on (404 at once), an expired token,
 #     a wrong key, a send-only key used to listen (401), a backend that
 #     is down (the listener refuses: 502 reaches the sender).
@@ -93,19 +93,26 @@ random_file "$T/small" 100003
 assert_same "$T/small" "$T/small.out"
 say "ok: the FIN crosses the relay and the reply comes back whole"
 
-# 2. Concurrency.
+# 2. Concurrency, with a second listener daemon on path db beside the
+# first: four control channels in all.
+write_conf "$T/l2.conf" "$(listener_conf l2 db listen-db "$T/listen.key" "127.0.0.1:$BE")"
+"$SSLTUNNELD" -f -c "$T/l2.conf" >"$T/l2.out" 2>"$T/l2.log" &
+L2=$!
+track "$L2"
+wait_until 15 channels "$T/relay.log" 4 ||
+	fail "the second listener's control channels did not come up"
 "$TCPTOOL" -t 120 many 127.0.0.1 "$CLI" 200 65536 >"$T/many.out" ||
 	fail "200 concurrent through the relay: $(cat "$T/many.out")"
 say "ok: 200 concurrent connections byte-exact"
 
-# 3. Both of the listener's workers (one control channel each) got
+# 3. All four workers of the two listeners (one control channel each) got
 # senders: the round robin spans the channels whichever relay worker
 # holds them. Every relay worker took senders, and senders met their
 # listeners across workers: offered to a channel in another worker, and
 # joined to a rendezvous that another worker accepted.
-n=$(grep -E 'tunnel l1: [^ ]+: sender offered by the relay' "$T/l1.log" |
+n=$(grep -hE 'tunnel l[12]: [^ ]+: sender offered by the relay' "$T/l1.log" "$T/l2.log" |
 	grep -Eo '^ssltunneld\[[0-9]+\]' | sort -u | wc -l)
-[ "$n" -ge 2 ] || fail "the senders went to $n of the listener's 2 workers"
+[ "$n" -ge 4 ] || fail "the senders went to $n of the 4 workers of the two listeners"
 n=$(grep -E 'tunnel relay: [^ ]+: sender on db, offered to' "$T/relay.log" |
 	grep -Eo '^ssltunneld\[[0-9]+\]' | sort -u | wc -l)
 [ "$n" -ge 2 ] || fail "senders came to $n of the relay's 2 workers"
@@ -113,7 +120,8 @@ grep -q 'sender on db, offered to a listener in worker [12]$' "$T/relay.log" ||
 	fail "no sender was offered to a control channel of another worker"
 grep -q 'sender joined to a listener.s rendezvous in worker [12]$' "$T/relay.log" ||
 	fail "no sender was joined to a rendezvous of another worker"
-say "ok: the senders were shared between the listener's channels, across the relay's workers"
+say "ok: two listeners shared the senders (all 4 channels), across the relay's workers"
+stop_daemon "$L2"
 
 # 4. Refusals.
 expect_refused() {	# expect_refused PORT LOGPATTERN WHAT

@@ -44,7 +44,7 @@ static const char *edit(const char *text, const char *from, const char *to)
 	ck_assert_msg(at, "test bug: \"%s\" not in the config text", from);
 	ck_assert(asprintf(&out, "%.*s%s%s", (int)(at - text), text, to,
 			   at + strlen(from)) > 0);
-	return out;
+	return unit_keep(out);
 }
 
 /** @brief Write @text as the test's config file and load it. */
@@ -86,7 +86,7 @@ static const char *dir_file(const char *name)
 	char *p;
 
 	ck_assert(asprintf(&p, "%s/%s", unit_dir(), name) > 0);
-	return p;
+	return unit_keep(p);
 }
 
 static const char *ep_str(const struct net_endpoint *ep, int i)
@@ -151,7 +151,7 @@ START_TEST(full_example_loads)
 	char *real;
 
 	load_ok(&c, full_example);
-	real = realpath(dir_file("t.conf"), NULL);
+	real = unit_keep(realpath(dir_file("t.conf"), NULL));
 	ck_assert_str_eq(c.path, real);
 	ck_assert_int_eq(c.workers, 3);
 	ck_assert_int_eq(c.log_level, LOG_INFO);
@@ -415,7 +415,7 @@ START_TEST(relative_paths_from_config_folder)
 	ck_assert_msg(cfg_load(&c, "etc/sub/x.conf", err, sizeof err) == 0,
 		      "%s", err);
 	ck_assert_int_eq(chdir(cwd), 0);
-	ck_assert_str_eq(c.path, realpath(conf, NULL));
+	ck_assert_str_eq(c.path, unit_keep(realpath(conf, NULL)));
 	ck_assert_str_eq(c.tunnels[0].cert_file, dir_file("etc/sub/server.pem"));
 	ck_assert_str_eq(c.tunnels[0].key_file, dir_file("etc/sub/server.key"));
 	ck_assert_str_eq(c.tunnels[0].ca_file, dir_file("etc/sub/ca.pem"));
@@ -930,6 +930,7 @@ START_TEST(password_settings)
 	chmod(creds, 0600);
 	ck_assert(asprintf(&text, SRV("connect = \"dynamic\"; acl = ( { user = [ \"simon\" ]; allow = [ \"a:1\" ]; } ); client_auth = \"password\"; password_file = \"%s\"; auth_cache_ttl = 0;"),
 			   users) > 0);
+	unit_keep(text);
 	text = (char *)edit(text, "connect = \"127.0.0.1:50080\";", "");
 	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
 	ck_assert_int_eq(c.tunnels[0].client_auth, CFG_AUTH_PASSWORD);
@@ -947,6 +948,7 @@ START_TEST(password_settings)
 	/* A client with credentials_file needs no certificate. */
 	ck_assert(asprintf(&text, CLI("transport = \"websocket\"; credentials_file = \"%s\";"),
 			   creds) > 0);
+	unit_keep(text);
 	text = (char *)edit(edit(text, "cert_file = \"server.pem\";", ""),
 			    "key_file = \"server.key\";", "");
 	ck_assert_msg(load(&c, text, &path, err) == 0, "%s", err);
@@ -1055,7 +1057,7 @@ static char *hc_conf(const char *relay_extra, const char *listener_extra,
 
 	ck_assert(asprintf(&text, HC_CONF, relay_extra, lk, sk, lk,
 			   listener_extra, sender_url, sk) > 0);
-	return text;
+	return unit_keep(text);
 }
 
 /* The relay's keys and its listener's and sender's, as files. */

@@ -343,7 +343,7 @@ static char *path_of(const char *name)
 	char *p;
 
 	ck_assert(asprintf(&p, "%s/%s", unit_dir(), name) > 0);
-	return p;
+	return unit_keep(p);
 }
 
 static char *slurp(const char *name)

@@ -25,6 +25,22 @@ void unit_init(void)
 	}
 }
 
+void *unit_keep(void *p)
+{
+	static void **kept;
+	static size_t n, cap;
+
+	if (n == cap) {
+		void **k = realloc(kept, (cap ? 2 * cap : 64) * sizeof *k);
+		if (!k)
+			abort();
+		kept = k;
+		cap = cap ? 2 * cap : 64;
+	}
+	kept[n++] = p;
+	return p;
+}
+
 const char *unit_dir(void)
 {
 	return unit_tmp;
@@ -51,7 +67,7 @@ char *unit_write(const char *name, const char *text)
 	ck_assert_msg(f, "cannot write %s: %s", path, strerror(errno));
 	ck_assert(fputs(text, f) >= 0);
 	ck_assert(fclose(f) == 0);
-	return path;
+	return unit_keep(path);
 }
 
 static int unit_rm(const char *path, const struct stat *st, int flag,

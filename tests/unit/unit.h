@@ -9,6 +9,11 @@
 void unit_init(void);
 /** @brief The scratch folder, absolute. */
 const char *unit_dir(void);
+/** @brief Keep @p (malloc'd) until the process ends, and return it: for
+ *  the strings test helpers make and tests use inline. They stay
+ *  reachable, so LeakSanitizer and valgrind do not count them, while
+ *  whatever the daemon's code leaks is still reported. */
+void *unit_keep(void *p);
 /** @brief Write @text to @name (relative to the scratch folder, parent
  *  folders made as needed); returns the absolute path, malloc'd. */
 char *unit_write(const char *name, const char *text);

@@ -471,6 +471,31 @@ assert_log_lacks() {
 	fi
 }
 
+# assert_no_secrets KEYFILE...: no log of this test (all at log_level
+# debug or info; SECRET_LOGS, default every $T/*.log) holds the key in any
+# KEYFILE, nor a SAS token or its signature.
+assert_no_secrets() {
+	local k f key logs
+	# shellcheck disable=SC2206 # a list of paths, split on purpose
+	logs=(${SECRET_LOGS:-"$T"/*.log})
+	for k in "$@"; do
+		key=$(head -n1 "$k")
+		[ -n "$key" ] || fail "assert_no_secrets: $k is empty"
+		for f in "${logs[@]}"; do
+			[ -f "$f" ] || continue
+			if grep -qF -- "$key" "$f"; then
+				fail "${f##*/} holds the key of ${k##*/}"
+			fi
+		done
+	done
+	for f in "${logs[@]}"; do
+		[ -f "$f" ] || continue
+		if grep -Eq -- 'SharedAccessSignature|[?&]sig=|sb-hc-token=' "$f"; then
+			fail "${f##*/} holds a token: $(grep -Eo -m1 -- '.{0,40}(SharedAccessSignature|sig=|sb-hc-token=)' "$f")"
+		fi
+	done
+}
+
 file_size_ge() {
 	[ -f "$1" ] && [ "$(stat -c %s "$1")" -ge "$2" ]
 }

@@ -188,4 +188,6 @@ wait_until 15 eval "grep -q 'notice: tunnel l1: listening at' '$T/l1b.log'" ||
 assert_same "$T/small" "$T/back.out"
 say "ok: the listener came back and serves"
 assert_log_lacks "$T/relay.log" ": error: "
+assert_no_secrets "$T/listen.key" "$T/send.key" "$T/wrong.key" "$T/down-listen.key"
+say "ok: no key and no token in any log (log_level debug)"
 say "PASS"

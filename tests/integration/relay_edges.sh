@@ -214,4 +214,6 @@ say "ok: a relay worker killed: it was replaced and 20 transfers after it were w
 assert_log_lacks "$T/relay.log" ": error: "
 assert_log_lacks "$T/l.log" ": error: "
 assert_log_lacks "$T/l.log" "closed before answering"
+assert_no_secrets "$T/listen.key" "$T/send.key"
+say "ok: no key and no token in any log"
 say "PASS"

@@ -221,4 +221,7 @@ say "ok: d. 404 on a path with no listener; a listen with a send-only key gets n
 
 stop_pid "$HL_DB3"
 assert_log_lacks "$T/r.log" ": error: "
+# Our daemon's log (at debug), not hyco.js's output: no key, no token.
+SECRET_LOGS="$T/r.log" assert_no_secrets "$T"/*.key
+say "ok: no key and no token in ssltunneld's log (log_level debug)"
 say "PASS"

@@ -111,6 +111,21 @@ enum mover_status hc_chan_close(struct conn *c, struct hc_chan *ch,
 	return MOVER_DONE;
 }
 
+enum mover_status hc_chan_pending(struct conn *c, struct hc_chan *ch)
+{
+	enum mover_status rs = MOVER_CONTINUE;
+
+	if (c->down.buf && c->down.len) {
+		rs = hc_chan_input(c, ch, c->down.buf + c->down.off, c->down.len);
+		c->down.len = 0;
+	}
+	if (c->down.buf) {
+		worker_buf_put(c->w, c->down.buf);
+		c->down.buf = NULL;
+	}
+	return rs;
+}
+
 enum mover_status hc_chan_input(struct conn *c, struct hc_chan *ch,
 				unsigned char *buf, size_t len)
 {

@@ -53,6 +53,9 @@ enum mover_status hc_chan_event(struct conn *c, struct hc_chan *ch);
  *  101 or the upgrade request). */
 enum mover_status hc_chan_input(struct conn *c, struct hc_chan *ch,
 				unsigned char *buf, size_t len);
+/** @brief At the channel's start: feed what came behind the upgrade (in
+ *  c->down, left by the protocol step) and give that buffer back. */
+enum mover_status hc_chan_pending(struct conn *c, struct hc_chan *ch);
 /** @brief The ping timer: a ping, or MOVER_ERROR if the last one went
  *  unanswered. */
 enum mover_status hc_chan_ping(struct conn *c, struct hc_chan *ch,

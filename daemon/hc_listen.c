@@ -464,26 +464,11 @@ static void hcl_dynamic(struct conn *c, const char *query)
 	const struct acl_who who = { .id = NULL, .user = NULL };
 	struct acl_verdict v;
 	struct net_addr lit;
-	char err[200], port[16], msg[sizeof h->why];
-	size_t ql = strlen(query);
-	int rc;
+	char msg[sizeof h->why];
 
-	rc = http_query_get(query, ql, "host", h->dhost, sizeof h->dhost);
-	if (rc == 0)
-		snprintf(h->dhost, sizeof h->dhost, "127.0.0.1");
-	if (rc < 0 || http_parse_host(h->dhost, strlen(h->dhost), h->dhost,
-				      sizeof h->dhost, err, sizeof err) < 0) {
-		snprintf(msg, sizeof msg, "query host: %s",
-			 rc < 0 ? "malformed" : err);
+	if (proto_query_dest(query, strlen(query), h->dhost, sizeof h->dhost,
+			     &h->dport, msg, sizeof msg) < 0)
 		goto bad;
-	}
-	rc = http_query_get(query, ql, "port", port, sizeof port);
-	if (rc <= 0 || http_parse_port(port, strlen(port), &h->dport, err,
-				       sizeof err) < 0) {
-		snprintf(msg, sizeof msg, "query port: %s",
-			 rc < 0 ? "malformed" : rc == 0 ? "missing" : err);
-		goto bad;
-	}
 	snprintf(h->dest, sizeof h->dest, strchr(h->dhost, ':') ? "[%s]:%u" :
 		 "%s:%u", h->dhost, h->dport);
 	if (net_addr_literal(h->dhost, h->dport, &lit) == 0) {
@@ -634,15 +619,7 @@ static enum mover_status hcl_start(struct conn *c)
 	h->renew_at = timer_now_ms() + 750ULL * c->t->cfg->hc_token_lifetime;
 	log_notice("tunnel %s: listening at %s", c->t->cfg->name,
 		   c->t->cfg->relay);
-	if (c->down.buf && c->down.len) {
-		rs = hc_chan_input(c, &h->ch, c->down.buf + c->down.off,
-				   c->down.len);
-		c->down.len = 0;
-	}
-	if (c->down.buf) {
-		worker_buf_put(c->w, c->down.buf);
-		c->down.buf = NULL;
-	}
+	rs = hc_chan_pending(c, &h->ch);
 	if (rs != MOVER_CONTINUE)
 		return rs;
 	hcl_arm(c);

@@ -323,17 +323,58 @@ static void proto_decide(struct conn *c)
 	}
 }
 
+int proto_query_dest(const char *query, size_t querylen, char *host,
+		     size_t hostlen, unsigned *port, char *err, size_t errlen)
+{
+	char why[200], pstr[16];
+	int rc;
+
+	rc = query ? http_query_get(query, querylen, "host", host, hostlen) : 0;
+	if (rc == 0)
+		snprintf(host, hostlen, "127.0.0.1");
+	if (rc < 0 || http_parse_host(host, strlen(host), host, hostlen, why,
+				      sizeof why) < 0) {
+		snprintf(err, errlen, "query host: %s", rc < 0 ? "malformed" : why);
+		return -1;
+	}
+	rc = query ? http_query_get(query, querylen, "port", pstr, sizeof pstr) : 0;
+	if (rc <= 0 || http_parse_port(pstr, strlen(pstr), port, why,
+				       sizeof why) < 0) {
+		snprintf(err, errlen, "query port: %s",
+			 rc < 0 ? "malformed" : rc == 0 ? "missing" : why);
+		return -1;
+	}
+	return 0;
+}
+
+int proto_ws_upgrade(struct conn *c, const struct http_request *r)
+{
+	const struct http_header *key;
+	char err[200];
+	int st;
+
+	if ((st = http_ws_check_request(r, err, sizeof err)) != 0) {
+		proto_fail(c, LOG_INFO, st, st == 426 ? HTTP_WS_VERSION_HEADER : NULL,
+			   "%s", err);
+		return -1;
+	}
+	key = http_find_header(&r->headers, "Sec-WebSocket-Key");
+	if (http_ws_accept(key->value, key->valuelen, c->pr->accept) < 0) {
+		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
+		return -1;
+	}
+	return 0;
+}
+
 /** @brief A WebSocket listener's request: GET / is the text page, an
  *  upgrade on the tunnel path opens a tunnel, the rest is refused. */
 static void proto_ws_request(struct conn *c, const struct http_request *r)
 {
 	struct proto *p = c->pr;
 	const struct cfg_tunnel *t = c->t->cfg;
-	const struct http_header *key;
 	const char *path, *query;
 	size_t pathlen, querylen;
-	char err[200], port[16];
-	int st, rc;
+	char err[200];
 
 	if (http_split_target(r->target, r->targetlen, &path, &pathlen, &query,
 			      &querylen) < 0) {
@@ -362,36 +403,14 @@ static void proto_ws_request(struct conn *c, const struct http_request *r)
 			   (int)pathlen, path);
 		return;
 	}
-	if ((st = http_ws_check_request(r, err, sizeof err)) != 0) {
-		proto_fail(c, LOG_INFO, st, st == 426 ? HTTP_WS_VERSION_HEADER : NULL,
-			   "%s", err);
+	if (proto_ws_upgrade(c, r) < 0)
 		return;
-	}
-	key = http_find_header(&r->headers, "Sec-WebSocket-Key");
-	if (http_ws_accept(key->value, key->valuelen, p->accept) < 0) {
-		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
-		return;
-	}
 	p->ws = 1;
-	if (t->dynamic) {
-		rc = query ? http_query_get(query, querylen, "host", p->host,
-					    sizeof p->host) : 0;
-		if (rc == 0)
-			snprintf(p->host, sizeof p->host, "127.0.0.1");
-		if (rc < 0 || http_parse_host(p->host, strlen(p->host), p->host,
-					      sizeof p->host, err, sizeof err) < 0) {
-			proto_fail(c, LOG_INFO, 400, NULL, "query host: %s",
-				   rc < 0 ? "malformed" : err);
-			return;
-		}
-		rc = query ? http_query_get(query, querylen, "port", port,
-					    sizeof port) : 0;
-		if (rc <= 0 || http_parse_port(port, strlen(port), &p->port, err,
-					       sizeof err) < 0) {
-			proto_fail(c, LOG_INFO, 400, NULL, "query port: %s",
-				   rc < 0 ? "malformed" : rc == 0 ? "missing" : err);
-			return;
-		}
+	if (t->dynamic && proto_query_dest(query, querylen, p->host,
+					   sizeof p->host, &p->port, err,
+					   sizeof err) < 0) {
+		proto_fail(c, LOG_INFO, 400, NULL, "%s", err);
+		return;
 	}
 	proto_decide(c);
 }

@@ -60,6 +60,16 @@ void proto_fail(struct conn *c, int level, int status, const char *extra,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /** @brief An address without its port, for logs. */
 void proto_host_str(const struct sockaddr *sa, char *as, size_t len);
+/** @brief The destination a WebSocket URL's query names: "host" (an IP
+ *  literal or name; 127.0.0.1 if absent) and "port" (required). 0, or
+ *  -1 with @err ("query port: missing"). */
+int proto_query_dest(const char *query, size_t querylen, char *host,
+		     size_t hostlen, unsigned *port, char *err, size_t errlen);
+struct http_request;
+/** @brief Check a WebSocket upgrade request and compute its
+ *  Sec-WebSocket-Accept into c->pr->accept; -1 when refused (answered:
+ *  400/426, or closed). */
+int proto_ws_upgrade(struct conn *c, const struct http_request *r);
 /** @brief Who asks, for the acl: the certificate's identity and the
  *  user logged in. */
 struct acl_who proto_who(struct conn *c);

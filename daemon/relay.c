@@ -281,18 +281,8 @@ static enum mover_status relay_ctl_event(struct conn *c, struct conn_fd *f,
 static enum mover_status relay_ctl_start(struct conn *c)
 {
 	struct relay_conn *r = c->rc;
-	enum mover_status rs = MOVER_CONTINUE;
+	enum mover_status rs = hc_chan_pending(c, &r->ch);
 
-	/* What came behind the upgrade request (proto_handoff). */
-	if (c->down.buf && c->down.len) {
-		rs = hc_chan_input(c, &r->ch, c->down.buf + c->down.off,
-				   c->down.len);
-		c->down.len = 0;
-	}
-	if (c->down.buf) {
-		worker_buf_put(c->w, c->down.buf);
-		c->down.buf = NULL;
-	}
 	if (rs != MOVER_CONTINUE)
 		return rs;
 	/* Up: senders of every worker may be offered to it now. */
@@ -861,12 +851,10 @@ void relay_request(struct conn *c)
 	struct proto *p = c->pr;
 	const struct cfg_tunnel *t = c->t->cfg;
 	const struct http_request *r = &p->req;
-	const struct http_header *key;
 	const char *path, *query;
 	size_t pathlen, querylen, i;
-	char action[16], host[HC_HOST_MAX], keyname[HC_KEYNAME_MAX], err[200];
+	char action[16], host[HC_HOST_MAX], keyname[HC_KEYNAME_MAX];
 	long long se;
-	int st;
 
 	if (http_split_target(r->target, r->targetlen, &path, &pathlen, &query,
 			      &querylen) < 0) {
@@ -897,16 +885,8 @@ void relay_request(struct conn *c)
 			   (int)(pathlen > 100 ? 100 : pathlen), path);
 		return;
 	}
-	if ((st = http_ws_check_request(r, err, sizeof err)) != 0) {
-		proto_fail(c, LOG_INFO, st, st == 426 ? HTTP_WS_VERSION_HEADER : NULL,
-			   "%s", err);
+	if (proto_ws_upgrade(c, r) < 0)
 		return;
-	}
-	key = http_find_header(&r->headers, "Sec-WebSocket-Key");
-	if (http_ws_accept(key->value, key->valuelen, p->accept) < 0) {
-		conn_reject(c, LOG_ERR, "WebSocket accept: internal error");
-		return;
-	}
 	if (!query || http_query_get(query, querylen, "sb-hc-action", action,
 				     sizeof action) != 1) {
 		proto_fail(c, LOG_INFO, 400, NULL,

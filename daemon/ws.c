@@ -164,6 +164,20 @@ int ws_parse_header(const unsigned char *buf, size_t len, int want_masked,
 		return h->masked ? WS_E_MASKED : WS_E_UNMASKED;
 	len7 = buf[1] & 0x7f;
 	h->len = len7;
+	/* 126 and 127 announce a longer length: too long for a control
+	 * frame whatever follows, so no need to wait for it. The length
+	 * it gives, when here, is for the message; else the least. */
+	if (ws_is_control(h->opcode) && len7 > WS_CONTROL_MAX) {
+		unsigned n = len7 == 126 ? 2 : 8;
+
+		h->len = len7 == 126 ? 126 : 65536;
+		if (len >= 2 + n) {
+			h->len = 0;
+			for (unsigned i = 0; i < n; i++)
+				h->len = h->len << 8 | buf[2 + i];
+		}
+		return WS_E_CTRL_TOO_LONG;
+	}
 	if (len7 >= 126) {
 		need += len7 == 126 ? 2 : 8;
 		if (len < need)
@@ -171,8 +185,6 @@ int ws_parse_header(const unsigned char *buf, size_t len, int want_masked,
 		if ((rc = ws_parse_len(buf + 2, len7, h)) < 0)
 			return rc;
 	}
-	if (ws_is_control(h->opcode) && h->len > WS_CONTROL_MAX)
-		return WS_E_CTRL_TOO_LONG;
 	if (h->masked) {
 		if (len < need + 4)
 			return WS_INCOMPLETE;

@@ -355,6 +355,15 @@ START_TEST(control_too_long)
 	ck_assert_str_eq(ws_rx_strerror(&rx, WS_E_CTRL_TOO_LONG, buf, sizeof buf),
 			 "control frame of 200 bytes (max 125)");
 	ck_assert_uint_eq(ws_error_close_code(WS_E_CTRL_TOO_LONG), 1002);
+
+	/* refused from its first two bytes, without waiting for the
+	 * length they announce (found by the differential with wslay) */
+	ws_rx_init(&rx, 1);
+	in[0] = 0x88;
+	in[1] = 0xff;
+	ck_assert_int_eq(ws_rx_feed(&rx, in, 2, &ev), WS_E_CTRL_TOO_LONG);
+	ck_assert_str_eq(ws_rx_strerror(&rx, WS_E_CTRL_TOO_LONG, buf, sizeof buf),
+			 "control frame of 65536 bytes (max 125)");
 }
 END_TEST
 

@@ -63,6 +63,11 @@ ST_DEPS=(
 	# issue 11's tests: a real load balancer in front, a real Prometheus
 	haproxy:haproxy
 	prometheus:prometheus
+	# issue 13: the fuzz pass (clang's libFuzzer; wslay, the WebSocket
+	# decoder's differential) and the unit tests under valgrind
+	clang:clang
+	file:/usr/include/wslay/wslay.h:libwslay-dev
+	valgrind:valgrind
 )
 
 # Run a command as root: directly, or through sudo when we are not root.

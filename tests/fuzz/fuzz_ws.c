@@ -6,6 +6,10 @@
  * payloads skipped as the kernel path would splice them: all three must
  * tell the same story, and every event must keep the API's promises.
  * Headers, masking and close frames are checked on their own besides.
+ * With libwslay (HAVE_WSLAY), the stream also goes through wslay's
+ * decoder, fed in pieces: both must deliver the same data and control
+ * messages and fail on the same inputs with the same close code, but
+ * for where the two differ on purpose (see fuzz_wslay()).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I build -I daemon \
  *	daemon/ws.c tests/fuzz/fuzz_ws.c -o /tmp/fuzz_ws
@@ -18,6 +22,10 @@
 
 #include "ws.h"
 
+#ifdef HAVE_WSLAY
+#include <wslay/wslay.h>
+#endif
+
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
 enum fuzz_mode { FUZZ_WHOLE, FUZZ_PIECES, FUZZ_SKIP };
@@ -29,6 +37,7 @@ struct fuzz_story {
 	uint64_t consumed;	/* stream bytes consumed */
 	int err;		/* the error that ended it, or 0 */
 	int closed;		/* a close frame was reported */
+	unsigned close_code;	/* and its code */
 };
 
 static uint64_t fuzz_rnd(uint64_t *s)
@@ -95,8 +104,10 @@ static void fuzz_control(struct fuzz_story *st, const struct ws_event *ev)
 {
 	fuzz_hash(st, 0x100 + ev->type * 0x10000 + ev->code, ev->data,
 		  ev->len);
-	if (ev->type == WS_EV_CLOSE)
+	if (ev->type == WS_EV_CLOSE) {
 		st->closed = 1;
+		st->close_code = ev->code;
+	}
 }
 
 /** @brief Feed @in (copied: unmasking writes to it) in the way @mode
@@ -293,6 +304,208 @@ static void fuzz_close(const unsigned char *in, size_t len, uint64_t seed)
 	CHECK(ev.len == strlen(reason) || ev.len >= WS_CONTROL_MAX - 2 - 3);
 }
 
+
+#ifdef HAVE_WSLAY
+/* wslay's side of a run: the same story, told by its callbacks. */
+struct fuzz_wslay {
+	struct fuzz_story st;
+	const unsigned char *in;
+	size_t len, pos;
+	size_t pad;		/* zero bytes served after the input */
+	uint64_t seed;
+	unsigned maxpiece;
+	unsigned opcode;	/* of the data message open, or 0 */
+	int ctrl;		/* the frame being read is a control frame */
+	int close_len;		/* body length of the close received, or -1 */
+};
+
+static ssize_t fuzz_wslay_recv(wslay_event_context_ptr ctx, uint8_t *buf,
+			       size_t len, int flags, void *user)
+{
+	struct fuzz_wslay *w = user;
+	size_t n = 1 + fuzz_rnd(&w->seed) % w->maxpiece;
+
+	if (w->pos == w->len + w->pad) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (n > len)
+		n = len;
+	if (n > w->len + w->pad - w->pos)
+		n = w->len + w->pad - w->pos;
+	for (size_t i = 0; i < n; i++, w->pos++)
+		buf[i] = w->pos < w->len ? w->in[w->pos] : 0;
+	return (ssize_t)n;
+}
+
+static ssize_t fuzz_wslay_send(wslay_event_context_ptr ctx,
+			       const uint8_t *data, size_t len, int flags,
+			       void *user)
+{
+	return (ssize_t)len;	/* the close and pong frames queued */
+}
+
+static int fuzz_wslay_genmask(wslay_event_context_ptr ctx, uint8_t *buf,
+			      size_t len, void *user)
+{
+	memset(buf, 0x5a, len);
+	return 0;
+}
+
+static void fuzz_wslay_start(wslay_event_context_ptr ctx,
+			     const struct wslay_event_on_frame_recv_start_arg *a,
+			     void *user)
+{
+	struct fuzz_wslay *w = user;
+
+	w->ctrl = wslay_is_ctrl_frame(a->opcode);
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
+		w->opcode = a->opcode;
+}
+
+static void fuzz_wslay_chunk(wslay_event_context_ptr ctx,
+			     const struct wslay_event_on_frame_recv_chunk_arg *a,
+			     void *user)
+{
+	struct fuzz_wslay *w = user;
+
+	/* control frames come whole, in fuzz_wslay_msg() */
+	if (!w->ctrl && a->data_length)
+		fuzz_data(&w->st, w->opcode, a->data, a->data_length);
+}
+
+static void fuzz_wslay_msg(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_msg_recv_arg *a,
+			   void *user)
+{
+	struct fuzz_wslay *w = user;
+	struct ws_event ev = { 0 };
+	unsigned char body[WS_CONTROL_MAX];
+
+	if (a->msg_length <= sizeof body && a->msg_length)
+		memcpy(body, a->msg, a->msg_length);
+	switch (a->opcode) {
+	case WSLAY_PING:
+	case WSLAY_PONG:
+		ev.type = a->opcode == WSLAY_PING ? WS_EV_PING : WS_EV_PONG;
+		CHECK(a->msg_length <= sizeof body);
+		ev.data = body;
+		ev.len = a->msg_length;
+		fuzz_control(&w->st, &ev);
+		break;
+	case WSLAY_CONNECTION_CLOSE:
+		ev.type = WS_EV_CLOSE;
+		ev.code = a->status_code ? a->status_code : WS_CLOSE_NO_STATUS;
+		CHECK(a->msg_length <= sizeof body);
+		ev.data = body + 2;
+		ev.len = a->msg_length > 2 ? a->msg_length - 2 : 0;
+		w->close_len = (int)a->msg_length;
+		fuzz_control(&w->st, &ev);
+		break;
+	default:		/* the end of a data message */
+		w->opcode = 0;
+		break;
+	}
+}
+
+/** @brief The stream through libwslay's decoder (server side when
+ *  frames must be masked, client side when they must not be), then
+ *  @pad zero bytes; @w gets the story, the return value the close code
+ *  wslay sent for an error or 0, @reading whether it would read on. */
+static int fuzz_wslay_run(struct fuzz_wslay *w, int want_masked,
+			  int *reading)
+{
+	struct wslay_event_callbacks cb = {
+		.recv_callback = fuzz_wslay_recv,
+		.send_callback = fuzz_wslay_send,
+		.genmask_callback = fuzz_wslay_genmask,
+		.on_frame_recv_start_callback = fuzz_wslay_start,
+		.on_frame_recv_chunk_callback = fuzz_wslay_chunk,
+		.on_msg_recv_callback = fuzz_wslay_msg,
+	};
+	wslay_event_context_ptr ctx;
+	int r, werr = 0;
+
+	CHECK((want_masked ? wslay_event_context_server_init(&ctx, &cb, w) :
+	       wslay_event_context_client_init(&ctx, &cb, w)) == 0);
+	wslay_event_config_set_no_buffering(ctx, 1);
+	wslay_event_config_set_max_recv_msg_length(ctx, UINT64_MAX);
+	/* a call stops where a read came short: again until the input
+	 * runs out or wslay stops reading (a piece per call at least) */
+	do
+		r = wslay_event_recv(ctx);
+	while (r == 0 && wslay_event_get_read_enabled(ctx) &&
+	       w->pos < w->len + w->pad);
+	if (r != 0)		/* a frame-layer error: 1002 queued */
+		werr = WS_CLOSE_PROTOCOL;
+	else if (!wslay_event_get_read_enabled(ctx) && w->close_len < 0) {
+		/* the code of a close is known once the frame is out */
+		CHECK(wslay_event_send(ctx) == 0);
+		werr = wslay_event_get_status_code_sent(ctx);
+	}
+	*reading = wslay_event_get_read_enabled(ctx);
+	wslay_event_context_free(ctx);
+	return werr;
+}
+
+/** @brief The same story from wslay as from ws_rx (@ours, the whole
+ *  stream at once), wslay fed in pieces. Differences by design, where
+ *  the comparison stops:
+ *   - wslay checks that text messages are UTF-8; a tunnel carries
+ *     bytes and ws_rx does not (its close reasons it does check, but
+ *     wslay checks those per piece, which a piece boundary can fool);
+ *   - wslay takes a one-byte close body as "no code"; ws_rx refuses it
+ *     (RFC 6455 5.5.1: a body starts with a two-byte code);
+ *   - close codes 1012-1014 (IANA's registry, after RFC 6455: service
+ *     restart, try again later, bad gateway) ws_rx accepts, wslay not;
+ *   - wslay stops reading at a close frame; ws_rx says what followed
+ *     it is an error (WS_E_AFTER_CLOSE): both end there;
+ *   - ws_rx refuses a bad header from its first bytes, wslay once it
+ *     has all of it and a first payload byte: when the input ends
+ *     before that, wslay is run again with zero bytes after the input,
+ *     which complete the header, and must then refuse it too. */
+static void fuzz_wslay(const struct fuzz_story *ours, int want_masked,
+		       const unsigned char *in, size_t len, uint64_t seed,
+		       unsigned maxpiece)
+{
+	struct fuzz_wslay w = {
+		.in = in, .len = len, .seed = seed, .maxpiece = maxpiece,
+		.close_len = -1,
+	};
+	int werr, oerr = ours->err, reading;
+
+	if (want_masked < 0)
+		return;		/* wslay has no "either" */
+	werr = fuzz_wslay_run(&w, want_masked, &reading);
+
+	if (werr == WS_CLOSE_INVALID_DATA || oerr == WS_E_CLOSE_UTF8)
+		return;
+	if (oerr == WS_E_CLOSE_1BYTE) {
+		CHECK(w.close_len == 1 && !werr);
+		return;
+	}
+	if (oerr == WS_E_AFTER_CLOSE)
+		oerr = 0;
+	if (ours->close_code >= 1012 && ours->close_code <= 1014) {
+		CHECK(!oerr && werr == WS_CLOSE_PROTOCOL);
+		return;
+	}
+	CHECK(ours->hash == w.st.hash && ours->data == w.st.data);
+	CHECK(ours->closed == (w.close_len >= 0));
+	if (oerr && !werr && reading) {
+		struct fuzz_wslay p = {
+			.in = in, .len = len, .pad = WS_HEADER_MAX + 1,
+			.seed = seed, .maxpiece = maxpiece, .close_len = -1,
+		};
+
+		werr = fuzz_wslay_run(&p, want_masked, &reading);
+		CHECK(p.st.data >= w.st.data && p.st.data <= w.st.data + 1);
+	}
+	CHECK(!oerr == !werr);
+	CHECK(!oerr || ws_error_close_code(oerr) == werr);
+}
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -324,6 +537,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(whole.data == fuzz_walk(in, len, want_masked));
 	}
 	CHECK(whole.data <= len);
+#ifdef HAVE_WSLAY
+	fuzz_wslay(&whole, want_masked, in, len, seed, maxpiece);
+#endif
 
 	fuzz_header(in, len, want_masked);
 	fuzz_build(in, len);

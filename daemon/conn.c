@@ -504,6 +504,8 @@ void conn_start_relay(struct conn *c)
 	}
 	proto_client_free(c);
 	c->st = CONN_RELAYING;
+	c->idle_bytes = c->bytes_up + c->bytes_down;
+	c->idle_since = timer_now_ms();
 	if (c->rc)
 		c->mover = relay_mover(c);
 	else if (hcl_is_control(c))
@@ -513,6 +515,43 @@ void conn_start_relay(struct conn *c)
 	rs = c->mover->start(c);
 	if (rs != MOVER_CONTINUE)
 		conn_close(c, rs == MOVER_ERROR);
+}
+
+/** @brief Connections that idle by design and keep themselves alive
+ *  with pings: a Hybrid Connections listener's control channel, either
+ *  end of it. */
+static int conn_idle_exempt(const struct conn *c)
+{
+	return hcl_is_control(c) || relay_is_control(c);
+}
+
+/* The hot path only counts bytes (as it always did); the sweep compares
+ * the counts with what it saw last time, so a connection is closed no
+ * sooner than idle_timeout after its last byte, and at most one sweep
+ * period later. */
+void conn_idle_sweep(struct worker *w, uint64_t now)
+{
+	struct conn *c, *next;
+
+	for (c = w->conns; c; c = next) {
+		const int limit = c->t->cfg->idle_timeout;
+		uint64_t moved = c->bytes_up + c->bytes_down;
+
+		next = c->next;
+		if (!limit || c->st != CONN_RELAYING || conn_idle_exempt(c))
+			continue;
+		if (moved != c->idle_bytes) {
+			c->idle_bytes = moved;
+			c->idle_since = now;
+			continue;
+		}
+		if (now - c->idle_since < 1000ULL * limit)
+			continue;
+		c->t->stats->idle_closed++;
+		log_notice("tunnel %s: %s: idle timeout after %d s: closing both sides",
+			   c->t->cfg->name, c->peer, limit);
+		conn_close(c, 0);
+	}
 }
 
 void conn_event(struct conn_fd *f, uint32_t events)

@@ -43,6 +43,7 @@ struct tunnel_stats {
 	uint64_t auth_failed;		/* wrong password or unknown user */
 	uint64_t auth_locked;		/* refused: the source is locked out */
 	uint64_t auth_lockouts;		/* sources locked out */
+	uint64_t idle_closed;		/* closed by idle_timeout */
 };
 
 /* accounting = true: bytes and connections per identity, one table per

@@ -172,6 +172,8 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "path", cfg_apply_urlpath, T(path), 0, 0, NULL, -1 },
 	{ "ws_ping_interval", cfg_apply_int, T(ws_ping_interval), 0, 3600, NULL, -1 },
 	{ "idle_timeout", cfg_apply_int, T(idle_timeout), 0, 604800, NULL, -1 },
+	{ "max_connections", cfg_apply_int, T(max_connections), 0, 1000000, NULL, -1 },
+	{ "max_connections_per_source", cfg_apply_int, T(max_per_source), 0, 1000000, NULL, -1 },
 	{ "destination", cfg_apply_string, T(destination), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "host_header", cfg_apply_string, T(host_header), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "http_proxy", cfg_apply_string, T(http_proxy), 0, 0, NULL, CFG_ROLE_CLIENT },

@@ -19,6 +19,8 @@ struct conn_pp;
 struct relay_conn;
 struct hcl_conn;
 struct mover_hc;
+struct limit;
+struct limit_src;
 
 enum conn_state {
 	CONN_PROXY,		/* reading the load balancer's PROXY header */
@@ -76,6 +78,8 @@ struct conn {
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */
 	uint64_t idle_bytes;	/* idle_timeout: bytes_up + bytes_down seen */
 	uint64_t idle_since;	/* and when they last changed (ms) */
+	struct limit *lim;	/* counted in its tunnel's limits, or NULL */
+	struct limit_src *lim_src;	/* and per source, or NULL */
 	struct conn *prev, *next;	/* worker's list of live connections */
 	struct conn *next_dead;
 	int queued;		/* on the worker's run-again list */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # limits: idle_timeout closes a tunnelled connection that moves no byte
-# for that long, on every data path this host has; a trickle keeps one
-# open.
+# for that long, on every data path this host has (userspace, WebSocket,
+# a relay's joined pairs; kTLS + splice only where the kernel has it); a
+# trickle keeps one open.
 #  1. client role, idle_timeout = 4: a silent connection is closed no
 #     sooner than 3 s and within 8 s after its last byte, both sides, with
 #     "idle timeout after 4 s" in the log.
@@ -11,28 +12,32 @@
 #     server closes a silent connection and logs it.
 #  4. WebSocket on both ends, the server's idle_timeout = 3 with pings
 #     every second: pings are no traffic, the connection is closed.
+#  5. Hybrid Connections: our sender -> our relay (idle_timeout = 3) ->
+#     our listener -> echo. The relay closes a silent joined pair (its
+#     mover_hc) and logs it; the listener's control channels, idle far
+#     longer, stay up: a new sender's connection still echoes.
 # max_connections and max_connections_per_source count over all workers
 # (2 here) and refuse at accept, before any handshake:
-#  5. max_connections = 3: three connections relay, the fourth is closed
+#  6. max_connections = 3: three connections relay, the fourth is closed
 #     within 2 s, logged, and the server never sees its handshake.
-#  6. a freed place (one holder leaves) admits exactly one more.
-#  7. 20 refusals in a burst: at most 3 log lines, and
+#  7. a freed place (one holder leaves) admits exactly one more.
+#  8. 20 refusals in a burst: at most 3 log lines, and
 #     ssltunnel_limit_refused_total counts every one (22 in all).
-#  8. max_connections_per_source = 2: 127.0.0.1 and 127.0.0.2 get two
+#  9. max_connections_per_source = 2: 127.0.0.1 and 127.0.0.2 get two
 #     each, the third from each is refused and logged.
-#  9. SIGKILL to the worker holding most of 3 connections (max 3): once
+# 10. SIGKILL to the worker holding most of 3 connections (max 3): once
 #     the master replaced it, exactly the places it held are free again.
-# 10. reload (SIGHUP): the 3 connections the draining generation holds
+# 11. reload (SIGHUP): the 3 connections the draining generation holds
 #     count against the new one's max_connections = 3; once they close
 #     the new generation admits 3.
-# 11. ssltunneld -t refuses idle_timeout = -1, max_connections = 2000000,
+# 12. ssltunneld -t refuses idle_timeout = -1, max_connections = 2000000,
 #     max_connections_per_source above max_connections and with
 #     proxy_protocol = "accept", naming file:line and the setting.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 PEER=$top_srcdir/tests/scenario/limitpeer.py
 make_pki
-pick_ports BE S1 C1 S2 C2 S3 C3 CAP SRC KIL MX
+pick_ports BE S1 C1 S2 C2 S3 C3 CAP SRC KIL MX RLY HS
 start_backend "$BE" --mode echo
 
 sn='server_name = "localhost";'
@@ -90,6 +95,48 @@ log_mark "$T/srv.log"
 idle_check 4 "$C3" 2 7 "WebSocket, idle_timeout = 3, pings every second"
 assert_log_since "$T/srv.log" "notice: tunnel ws: 127\.0\.0\.1:[0-9]+: idle timeout after 3 s: closing both sides$"
 
+# 5
+key() {	# key FILE: a random SAS key, readable by its owner only
+	head -c 32 /dev/urandom | base64 >"$1"
+	chmod 600 "$1"
+}
+key "$T/listen.key"
+key "$T/send.key"
+write_conf "$T/relay.conf" "	{ name = \"relay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY\";
+	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
+	  idle_timeout = 3;
+	  relay_paths = ( { path = \"db\"; keys = (
+	    { name = \"listen-db\"; key_file = \"$T/listen.key\"; rights = [ \"listen\" ]; },
+	    { name = \"send-db\"; key_file = \"$T/send.key\"; rights = [ \"send\" ]; } ); } ); }"
+write_conf "$T/hl.conf" "	{ name = \"l\"; role = \"listener\"; relay = \"wss://127.0.0.1:$RLY/\$hc/db\";
+	  relay_key_name = \"listen-db\"; relay_key_file = \"$T/listen.key\";
+	  ca_file = \"$PKI/ca.pem\"; connect = \"127.0.0.1:$BE\"; }"
+write_conf "$T/hs.conf" "	{ name = \"s\"; role = \"client\"; transport = \"relay\"; listen = \"127.0.0.1:$HS\";
+	  connect = \"wss://127.0.0.1:$RLY/\$hc/db\";
+	  relay_key_name = \"send-db\"; relay_key_file = \"$T/send.key\"; ca_file = \"$PKI/ca.pem\"; }"
+start_daemon "$T/relay.conf" "$T/relay.log"
+RELAY=$LAST_PID
+"$SSLTUNNELD" -f -c "$T/hl.conf" >"$T/hl.out" 2>"$T/hl.log" &
+HL=$!
+track "$HL"
+start_daemon "$T/hs.conf" "$T/hs.log"
+HSD=$LAST_PID
+wait_until 15 eval '[ "$(grep -c "info: tunnel relay: .*: listener on db (key listen-db)" "$T/relay.log")" -ge 2 ]' ||
+	fail "the listener's control channels did not come up"
+chans=$(grep -c "info: tunnel relay: .*: listener on db (key listen-db)" "$T/relay.log")
+log_mark "$T/relay.log"
+idle_check 5 "$HS" 2 8 "relay, idle_timeout = 3"
+assert_log_since "$T/relay.log" "notice: tunnel relay: 127\.0\.0\.1:[0-9]+: idle timeout after 3 s: closing both sides$"
+timeout 30 "$PY" "$PEER" idle "$HS" --every 1 --for 2 --max 20 >"$T/i5b.out" 2>&1 ||
+	fail "relay: a new sender after the idle close: $(cat "$T/i5b.out")"
+[ "$(grep -c "idle timeout" "$T/hl.log")" -eq 0 ] || fail "the listener idle-closed: $(grep "idle timeout" "$T/hl.log")"
+[ "$(grep -c "info: tunnel relay: .*: listener on db (key listen-db)" "$T/relay.log")" -eq "$chans" ] ||
+	fail "the listener's control channels were opened again: $(grep "listener on db" "$T/relay.log")"
+say "ok 5: relay: the idle pair closed, the control channels stayed: $(cat "$T/i5b.out")"
+stop_daemon "$HSD"
+stop_pid "$HL"
+stop_daemon "$RELAY"
+
 # --- limits ----------------------------------------------------------------
 DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MX\";" write_conf "$T/lim.conf" \
 	"$(client_tunnel cap "127.0.0.1:$CAP" "127.0.0.1:$S1" client1 "$sn max_connections = 3;")" \
@@ -135,7 +182,7 @@ refused_fast() {
 		fail "$2: not closed within 2 s: $(cat "$T/rf.out")"
 }
 
-# 5
+# 6
 log_mark "$T/srv.log"
 hs0=$(grep -c "tunnel plain: .*CN=client1 authorized" "$T/srv.log")
 hold a "$CAP" 2
@@ -149,15 +196,15 @@ sleep 1
 hs=$(grep -c "tunnel plain: .*CN=client1 authorized" "$T/srv.log")
 [ $((hs - hs0)) -eq 3 ] ||
 	fail "max_connections: the server saw $((hs - hs0)) handshakes, expected 3 (none for the refused one)"
-say "ok 5: max_connections = 3: 3 relayed, the fourth closed at once: $(cat "$T/rf.out")"
+say "ok 6: max_connections = 3: 3 relayed, the fourth closed at once: $(cat "$T/rf.out")"
 
-# 6
+# 7
 stop_pid "$HOLD_b"
 hold c "$CAP" 2
 expect_st c 1 1 "a freed place"
-say "ok 6: one place freed, one admitted, the next refused"
+say "ok 7: one place freed, one admitted, the next refused"
 
-# 7
+# 8
 log_mark "$T/lim.log"
 for i in $(seq 20); do
 	refused_fast "$CAP" "refusal $i of a burst"
@@ -167,11 +214,11 @@ n=$(tail -n "+$((LOG_MARK + 1))" "$T/lim.log" | grep -c "tunnel cap: .*refused: 
 [ "$n" -le 3 ] || fail "20 refusals in a burst logged $n lines, expected at most 3"
 wait_until 10 eval '[ "$(metric "ssltunnel_limit_refused_total{tunnel=\"cap\",limit=\"max_connections\"}")" = 22 ]' ||
 	fail "ssltunnel_limit_refused_total for cap: $(metric 'ssltunnel_limit_refused_total{tunnel="cap",limit="max_connections"}'), expected 22"
-say "ok 7: 20 refusals, $n log lines, all 22 counted"
+say "ok 8: 20 refusals, $n log lines, all 22 counted"
 stop_pid "$HOLD_a"
 stop_pid "$HOLD_c"
 
-# 8
+# 9
 log_mark "$T/lim.log"
 hold s1 "$SRC" 3 --src 127.0.0.1
 expect_st s1 2 1 "max_connections_per_source = 2 from 127.0.0.1"
@@ -181,11 +228,11 @@ assert_log_since "$T/lim.log" "notice: tunnel src: 127\.0\.0\.1:[0-9]+: refused:
 assert_log_since "$T/lim.log" "notice: tunnel src: 127\.0\.0\.2:[0-9]+: refused: max_connections_per_source \(2\) reached for this address$"
 [ "$(metric 'ssltunnel_limit_refused_total{tunnel="src",limit="max_connections_per_source"}')" = 2 ] ||
 	fail "per-source refusals counted: $(metric 'ssltunnel_limit_refused_total{tunnel="src",limit="max_connections_per_source"}'), expected 2"
-say "ok 8: two sources, two places each"
+say "ok 9: two sources, two places each"
 stop_pid "$HOLD_s1"
 stop_pid "$HOLD_s2"
 
-# 9
+# 10
 hold k "$KIL" 3
 expect_st k 3 0 "max_connections = 3 before the kill"
 victim=$(ss -Htnp state established "( sport = :$KIL )" |
@@ -199,11 +246,11 @@ wait_until 15 workers_ready "$LIM" 2 "$T/lim.log" || fail "the killed worker was
 lost=$((3 - $(st k open)))
 hold k2 "$KIL" $((lost + 1))
 expect_st k2 "$lost" 1 "after SIGKILL of a worker holding $lost"
-say "ok 9: SIGKILL freed the $lost places the dead worker held, no more"
+say "ok 10: SIGKILL freed the $lost places the dead worker held, no more"
 stop_pid "$HOLD_k"
 stop_pid "$HOLD_k2"
 
-# 10
+# 11
 hold r1 "$CAP" 3
 expect_st r1 3 0 "max_connections = 3 before the reload"
 log_mark "$T/lim.log"
@@ -216,10 +263,10 @@ stop_pid "$HOLD_r1"
 assert_log_since "$T/lim.log" "info: generation 1 finished draining" 15
 hold r2 "$CAP" 4
 expect_st r2 3 1 "the new generation alone"
-say "ok 10: a reload keeps max_connections"
+say "ok 11: a reload keeps max_connections"
 stop_pid "$HOLD_r2"
 
-# 11
+# 12
 check_t() {
 	local what=$1 want=$2
 	shift 2
@@ -237,6 +284,6 @@ check_t "max_connections_per_source > max_connections" "bad\.conf:[0-9]+: .*max_
 	"$(server_tunnel x "127.0.0.1:$S1" "127.0.0.1:$BE" 'max_connections = 4; max_connections_per_source = 5;')"
 check_t "max_connections_per_source with proxy_protocol accept" "bad\.conf:[0-9]+: .*max_connections_per_source: not with proxy_protocol = \"accept\"" \
 	"$(server_tunnel x "127.0.0.1:$S1" "127.0.0.1:$BE" 'max_connections_per_source = 5; proxy_protocol = "accept"; proxy_from = [ "127.0.0.1" ];')"
-say "ok 11: ssltunneld -t names the setting and where"
+say "ok 12: ssltunneld -t names the setting and where"
 stop_daemon "$LIM"
 say "ok: idle timeouts and connection limits"

@@ -16,7 +16,7 @@
 
 #define LIMIT_SPIN 64	/* a reader's retries on an entry being rewritten */
 
-/** @brief Shorthands for the seq_cst atomics used throughout. */
+/* The seq_cst atomics used throughout. */
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)

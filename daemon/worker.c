@@ -378,7 +378,8 @@ static int worker_timeout(const struct worker *w)
 		if (t < 0 || a < t)
 			t = a;
 	}
-	if (w->idle_any) {
+	/* Without connections nothing can idle: no wake-ups for it. */
+	if (w->idle_any && w->nconns) {
 		int i = w->idle_at > now ? (int)(w->idle_at - now) : 0;
 		if (t < 0 || i < t)
 			t = i;

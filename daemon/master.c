@@ -344,7 +344,7 @@ static int master_limit_views(const struct master *m, struct master_gen *g,
 	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
 		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
 		struct limit *l = calloc(1, sizeof *l);
-		int n = 0;
+		int n = 1;	/* g, and at most every generation listed */
 
 		for (const struct master_gen *o = m->gens; o; o = o->next)
 			n++;

@@ -145,8 +145,8 @@ DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MX\";" write_conf "$T/lim.conf" \
 start_daemon "$T/lim.conf" "$T/lim.log"
 LIM=$LAST_PID
 
-# hold NAME PORT N [--src ADDR]: limitpeer.py hold in the background
-# (its pid in HOLD_NAME), once it has tried all N.
+# hold NAME PORT N [--src ADDR]: limitpeer.py hold in the background,
+# once it has tried all N; unhold NAME stops it (its connections close).
 hold() {
 	local name=$1 port=$2 n=$3
 	shift 3
@@ -154,9 +154,13 @@ hold() {
 	timeout 200 "$PY" "$PEER" hold "$port" "$n" "$T/$name.st" --max 180 "$@" \
 		>"$T/$name.out" 2>&1 &
 	track $!
-	eval "HOLD_$name=\$!"
+	echo $! >"$T/$name.pid"
 	wait_until 30 test -s "$T/$name.st" ||
 		fail "hold $name: no status after 30 s: $(cat "$T/$name.out")"
+}
+
+unhold() {
+	stop_pid "$(cat "$T/$1.pid")"
 }
 
 # st NAME KEY: a number from NAME's status line
@@ -199,7 +203,7 @@ hs=$(grep -c "tunnel plain: .*CN=client1 authorized" "$T/srv.log")
 say "ok 6: max_connections = 3: 3 relayed, the fourth closed at once: $(cat "$T/rf.out")"
 
 # 7
-stop_pid "$HOLD_b"
+unhold b
 hold c "$CAP" 2
 expect_st c 1 1 "a freed place"
 say "ok 7: one place freed, one admitted, the next refused"
@@ -215,8 +219,8 @@ n=$(tail -n "+$((LOG_MARK + 1))" "$T/lim.log" | grep -c "tunnel cap: .*refused: 
 wait_until 10 eval '[ "$(metric "ssltunnel_limit_refused_total{tunnel=\"cap\",limit=\"max_connections\"}")" = 22 ]' ||
 	fail "ssltunnel_limit_refused_total for cap: $(metric 'ssltunnel_limit_refused_total{tunnel="cap",limit="max_connections"}'), expected 22"
 say "ok 8: 20 refusals, $n log lines, all 22 counted"
-stop_pid "$HOLD_a"
-stop_pid "$HOLD_c"
+unhold a
+unhold c
 
 # 9
 log_mark "$T/lim.log"
@@ -229,8 +233,8 @@ assert_log_since "$T/lim.log" "notice: tunnel src: 127\.0\.0\.2:[0-9]+: refused:
 [ "$(metric 'ssltunnel_limit_refused_total{tunnel="src",limit="max_connections_per_source"}')" = 2 ] ||
 	fail "per-source refusals counted: $(metric 'ssltunnel_limit_refused_total{tunnel="src",limit="max_connections_per_source"}'), expected 2"
 say "ok 9: two sources, two places each"
-stop_pid "$HOLD_s1"
-stop_pid "$HOLD_s2"
+unhold s1
+unhold s2
 
 # 10
 hold k "$KIL" 3
@@ -247,8 +251,8 @@ lost=$((3 - $(st k open)))
 hold k2 "$KIL" $((lost + 1))
 expect_st k2 "$lost" 1 "after SIGKILL of a worker holding $lost"
 say "ok 10: SIGKILL freed the $lost places the dead worker held, no more"
-stop_pid "$HOLD_k"
-stop_pid "$HOLD_k2"
+unhold k
+unhold k2
 
 # 11
 hold r1 "$CAP" 3
@@ -259,12 +263,12 @@ assert_log_since "$T/lim.log" "notice: configuration reloaded: generation 2 " 10
 wait_until 15 eval '[ "$(pgrep -P "$LIM" | wc -l)" -ge 3 ]' || fail "no new workers after the reload"
 sleep 1
 refused_fast "$CAP" "after a reload, with 3 held by the draining generation"
-stop_pid "$HOLD_r1"
+unhold r1
 assert_log_since "$T/lim.log" "info: generation 1 finished draining" 15
 hold r2 "$CAP" 4
 expect_st r2 3 1 "the new generation alone"
 say "ok 11: a reload keeps max_connections"
-stop_pid "$HOLD_r2"
+unhold r2
 
 # 12
 check_t() {

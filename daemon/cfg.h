@@ -100,6 +100,9 @@ struct cfg_tunnel {
 	char *proxy_name;		/* "host:port" of http_proxy, for logs */
 	char *proxy_auth;		/* "Basic BASE64" or NULL; never logged */
 	int ws_ping_interval;		/* seconds; 0: no pings */
+	int idle_timeout;		/* seconds without a byte; 0: none */
+	int max_connections;		/* at once, all workers; 0: no cap */
+	int max_per_source;		/* the same per source address */
 	struct acl *acl;		/* dynamic: who may reach what */
 	enum cfg_client_auth client_auth;	/* server */
 	char *password_file;		/* server: user:HASH lines */

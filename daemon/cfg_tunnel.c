@@ -301,6 +301,25 @@ static int cfg_tunnel_finish_hc(struct cfg_tunnel *t, char *err, size_t errlen)
 	return cfg_hc_finish(t, err, errlen);
 }
 
+/** @brief max_connections and max_connections_per_source agree with
+ *  each other and with where a connection's source is known. */
+static int cfg_limits(const struct cfg_tunnel *t, char *err, size_t errlen)
+{
+	if (t->max_per_source && (t->proxy_protocol & CFG_PP_ACCEPT)) {
+		snprintf(err, errlen,
+			 "max_connections_per_source: not with proxy_protocol = \"accept\": connections are counted as they are accepted, when their source is still the load balancer");
+		return -1;
+	}
+	if (t->max_per_source && t->max_connections &&
+	    t->max_per_source > t->max_connections) {
+		snprintf(err, errlen,
+			 "max_connections_per_source: %d is more than max_connections (%d): one source could never reach it",
+			 t->max_per_source, t->max_connections);
+		return -1;
+	}
+	return 0;
+}
+
 int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 {
 	char e[256];
@@ -312,6 +331,8 @@ int cfg_tunnel_finish(struct cfg_tunnel *t, char *err, size_t errlen)
 		return -1;
 	}
 	t->dynamic = t->connect && strcmp(t->connect, CFG_DYNAMIC) == 0;
+	if (cfg_limits(t, err, errlen) < 0)
+		return -1;
 	if (t->transport == CFG_TRANSPORT_RELAY || t->hc != CFG_HC_NONE)
 		return cfg_tunnel_finish_hc(t, err, errlen);
 	/* the Hybrid Connections settings on a tunnel of neither kind */

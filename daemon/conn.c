@@ -28,6 +28,7 @@
 
 #include "conn.h"
 #include "ktls.h"
+#include "limit.h"
 #include "log.h"
 #include "proto.h"
 #include "hc_listen.h"
@@ -118,6 +119,9 @@ void conn_close(struct conn *c, int error)
 	conn_pp_free(c);
 	proto_client_free(c);
 	timer_cancel(&w->timers, &c->timer);
+	if (c->lim)
+		limit_release(c->lim, c->lim_src);
+	c->lim = NULL;
 	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
 	/* An error on one leg is shown on the other as a reset, never as a
@@ -196,15 +200,74 @@ struct conn *conn_new(struct worker *w, struct tunnel *t, const char *peer)
 	return c;
 }
 
+/** @brief Log a refusal by the limits, or count it for the next line:
+ *  a flood of them must not flood the log. */
+static void conn_limit_log(struct tunnel *t, enum limit_log kind,
+			   const struct sockaddr *peer)
+{
+	char who[NET_ADDRSTRLEN], more[64] = "";
+	unsigned long quiet;
+
+	if (!limit_log_due(t->lim, kind, timer_now_ms(), &quiet))
+		return;
+	if (quiet)
+		snprintf(more, sizeof more, " (and %lu more since the last such line)",
+			 quiet);
+	net_addr_str(peer, who, sizeof who);
+	if (kind == LIMIT_LOG_TOTAL)
+		log_notice("tunnel %s: %s: refused: max_connections (%d) reached%s",
+			   t->cfg->name, who, t->lim->max, more);
+	else if (kind == LIMIT_LOG_SOURCE)
+		log_notice("tunnel %s: %s: refused: max_connections_per_source (%d) reached for this address%s",
+			   t->cfg->name, who, t->lim->max_src, more);
+	else
+		log_warn("tunnel %s: %s: max_connections_per_source: this worker already tells %d sources apart; admitted uncounted%s",
+			 t->cfg->name, who, LIMIT_SRC_SLOTS, more);
+}
+
+/** @brief max_connections and max_connections_per_source: count the
+ *  connection, or close it at once (before any handshake or connect).
+ *  -1: refused and closed. */
+static int conn_limit(struct tunnel *t, int fd, const struct sockaddr *peer,
+		      struct limit_src **src)
+{
+	uint64_t key[2];
+	int full;
+	enum limit_verdict v = limit_admit(t->lim,
+					   limit_key(peer, key) == 0 ? key : NULL,
+					   src, &full);
+
+	if (full)
+		conn_limit_log(t, LIMIT_LOG_FULL, peer);
+	if (v == LIMIT_OK)
+		return 0;
+	if (v == LIMIT_TOTAL)
+		t->stats->limited++;
+	else
+		t->stats->limited_source++;
+	conn_limit_log(t, v == LIMIT_TOTAL ? LIMIT_LOG_TOTAL : LIMIT_LOG_SOURCE,
+		       peer);
+	close(fd);
+	return -1;
+}
+
 void conn_accept(struct worker *w, struct tunnel *t, int fd,
 		 const struct sockaddr *peer)
 {
-	struct conn *c = conn_alloc(w, t);
+	struct limit_src *src = NULL;
+	struct conn *c;
 
+	if (t->lim && conn_limit(t, fd, peer, &src) < 0)
+		return;
+	c = conn_alloc(w, t);
 	if (!c) {
+		if (t->lim)
+			limit_release(t->lim, src);
 		close(fd);
 		return;
 	}
+	c->lim = t->lim;
+	c->lim_src = src;
 	net_addr_str(peer, c->peer, sizeof c->peer);
 	memcpy(&c->peer_ss, peer, peer->sa_family == AF_INET6 ?
 	       sizeof(struct sockaddr_in6) : peer->sa_family == AF_INET ?
@@ -504,6 +567,8 @@ void conn_start_relay(struct conn *c)
 	}
 	proto_client_free(c);
 	c->st = CONN_RELAYING;
+	c->idle_bytes = c->bytes_up + c->bytes_down;
+	c->idle_since = timer_now_ms();
 	if (c->rc)
 		c->mover = relay_mover(c);
 	else if (hcl_is_control(c))
@@ -513,6 +578,43 @@ void conn_start_relay(struct conn *c)
 	rs = c->mover->start(c);
 	if (rs != MOVER_CONTINUE)
 		conn_close(c, rs == MOVER_ERROR);
+}
+
+/** @brief Connections that idle by design and keep themselves alive
+ *  with pings: a Hybrid Connections listener's control channel, either
+ *  end of it. */
+static int conn_idle_exempt(const struct conn *c)
+{
+	return hcl_is_control(c) || relay_is_control(c);
+}
+
+/* The hot path only counts bytes (as it always did); the sweep compares
+ * the counts with what it saw last time, so a connection is closed no
+ * sooner than idle_timeout after its last byte, and at most one sweep
+ * period later. */
+void conn_idle_sweep(struct worker *w, uint64_t now)
+{
+	struct conn *c, *next;
+
+	for (c = w->conns; c; c = next) {
+		const int limit = c->t->cfg->idle_timeout;
+		uint64_t moved = c->bytes_up + c->bytes_down;
+
+		next = c->next;
+		if (!limit || c->st != CONN_RELAYING || conn_idle_exempt(c))
+			continue;
+		if (moved != c->idle_bytes) {
+			c->idle_bytes = moved;
+			c->idle_since = now;
+			continue;
+		}
+		if (now - c->idle_since < 1000ULL * limit)
+			continue;
+		c->t->stats->idle_closed++;
+		log_notice("tunnel %s: %s: idle timeout after %d s: closing both sides",
+			   c->t->cfg->name, c->peer, limit);
+		conn_close(c, 0);
+	}
 }
 
 void conn_event(struct conn_fd *f, uint32_t events)

@@ -19,6 +19,8 @@ struct conn_pp;
 struct relay_conn;
 struct hcl_conn;
 struct mover_hc;
+struct limit;
+struct limit_src;
 
 enum conn_state {
 	CONN_PROXY,		/* reading the load balancer's PROXY header */
@@ -74,6 +76,10 @@ struct conn {
 	struct mover_dir up, down;
 	uint64_t started_ms;
 	uint64_t bytes_up, bytes_down;	/* plain->TLS, TLS->plain */
+	uint64_t idle_bytes;	/* idle_timeout: bytes_up + bytes_down seen */
+	uint64_t idle_since;	/* and when they last changed (ms) */
+	struct limit *lim;	/* counted in its tunnel's limits, or NULL */
+	struct limit_src *lim_src;	/* and per source, or NULL */
 	struct conn *prev, *next;	/* worker's list of live connections */
 	struct conn *next_dead;
 	int queued;		/* on the worker's run-again list */
@@ -97,6 +103,9 @@ void conn_timeout(struct conn *c);
 void conn_resume(struct conn *c);
 /** @brief Set epoll interest of a leg (no syscall if unchanged). */
 int conn_want(struct conn *c, struct conn_fd *f, uint32_t events);
+/** @brief idle_timeout: close the relaying connections of @w whose bytes
+ *  have not moved for their tunnel's idle_timeout (sampled at @now). */
+void conn_idle_sweep(struct worker *w, uint64_t now);
 /** @brief End the connection; @error: reset the plain leg instead of FIN. */
 void conn_close(struct conn *c, int error);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -307,6 +308,99 @@ struct tunnel_stats *master_stats(const struct master_gen *g, int slot,
 	return &g->stats[(size_t)slot * (g->cfg.ntunnels + RT_MAX) + col];
 }
 
+/** @brief Worker @slot of @g is gone (or new): zero its counts of
+ *  connections and sources, which nobody holds any more. */
+static void master_limit_clear(struct master_gen *g, int slot)
+{
+	if (!g->lim_mem)
+		return;
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		__atomic_store_n(&g->lim_rows[i * g->nslots + slot].held, 0,
+				 __ATOMIC_SEQ_CST);
+		if (g->lim_tab[i] != SIZE_MAX)
+			memset(&g->lim_tables[g->lim_tab[i] + slot], 0,
+			       sizeof *g->lim_tables);
+	}
+}
+
+/** @brief Generation @g's counts of tunnel @i as one span. */
+static struct limit_span master_limit_span(const struct master_gen *g,
+					   size_t i)
+{
+	return (struct limit_span){
+		.rows = &g->lim_rows[i * g->nslots],
+		.tables = g->lim_tab[i] == SIZE_MAX ? NULL :
+			&g->lim_tables[g->lim_tab[i]],
+		.n = g->nslots,
+	};
+}
+
+/** @brief In a new worker of @g (@slot): each configured tunnel's view
+ *  of the counts, its generation's and those of older generations still
+ *  running (their mappings were inherited with the fork). */
+static int master_limit_views(const struct master *m, struct master_gen *g,
+			      int slot)
+{
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		const struct cfg_tunnel *t = &g->cfg.tunnels[i];
+		struct limit *l = calloc(1, sizeof *l);
+		int n = 1;	/* g, and at most every generation listed */
+
+		for (const struct master_gen *o = m->gens; o; o = o->next)
+			n++;
+		if (!l || !(l->spans = calloc(n, sizeof *l->spans))) {
+			free(l);
+			return -1;
+		}
+		l->max = t->max_connections;
+		l->max_src = t->max_per_source;
+		l->seed = g->lim_seed;
+		l->row = &g->lim_rows[i * g->nslots + slot];
+		l->spans[l->nspans++] = master_limit_span(g, i);
+		l->table = l->spans[0].tables ? &l->spans[0].tables[slot] : NULL;
+		for (const struct master_gen *o = m->gens; o; o = o->next)
+			for (size_t j = 0; o != g && o->lim_mem &&
+			     j < o->cfg.ntunnels; j++)
+				if (strcmp(o->cfg.tunnels[j].name, t->name) == 0)
+					l->spans[l->nspans++] = master_limit_span(o, j);
+		g->tunnels[i].lim = l;
+	}
+	return 0;
+}
+
+/** @brief The shared counts behind max_connections and
+ *  max_connections_per_source (limit.h). */
+static int master_gen_limits(struct master_gen *g)
+{
+	size_t tables = 0, rows = g->cfg.ntunnels * (size_t)g->nslots;
+
+	if (!rows)
+		return 0;
+	if (!(g->lim_tab = calloc(g->cfg.ntunnels, sizeof *g->lim_tab)))
+		return -1;
+	for (size_t i = 0; i < g->cfg.ntunnels; i++) {
+		g->lim_tab[i] = SIZE_MAX;
+		if (!g->cfg.tunnels[i].max_per_source)
+			continue;
+		g->lim_tab[i] = tables;
+		tables += g->nslots;
+	}
+	g->lim_size = rows * sizeof *g->lim_rows +
+		tables * sizeof *g->lim_tables;
+	g->lim_mem = mmap(NULL, g->lim_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->lim_mem == MAP_FAILED) {
+		g->lim_mem = NULL;
+		return -1;
+	}
+	g->lim_rows = g->lim_mem;
+	g->lim_tables = (struct limit_table *)(g->lim_rows + rows);
+	if (getrandom(&g->lim_seed, sizeof g->lim_seed, GRND_NONBLOCK) !=
+	    sizeof g->lim_seed)
+		g->lim_seed = timer_now_ms() ^ (uint64_t)getpid() << 32;
+	return 0;
+}
+
 /** @brief In a new worker: close what belongs to the master (the other
  *  generations' listeners, every control channel, the control socket,
  *  the runtime listeners: the worker gets its own copies). */
@@ -347,6 +441,7 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 	/* A new worker in this slot: its connections start from none. */
 	for (size_t i = 0; i < g->cfg.ntunnels + RT_MAX; i++)
 		master_stats(g, id - 1, i)->active = 0;
+	master_limit_clear(g, id - 1);
 	pid = fork();
 	if (pid != 0) {
 		close(sp[1]);
@@ -381,6 +476,10 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		}
 	if (master_drop_privileges(&g->cfg) < 0)
 		_exit(1);
+	if (master_limit_views(m, g, id - 1) < 0) {
+		log_err("worker %d: out of memory", id);
+		_exit(1);
+	}
 	for (size_t i = 0; i < g->cfg.ntunnels; i++)
 		if ((g->tunnels[i].acct = master_acct_row(g, id - 1, i)))
 			g->tunnels[i].acct_n =
@@ -417,6 +516,8 @@ static void master_reaped(struct master *m, pid_t pid, int status)
 			/* Its relay control channels died with it. */
 			if (g->hc_mesh.dir)
 				hc_dir_clear_slot(g->hc_mesh.dir, i);
+			/* Its connections died with it: they count no more. */
+			master_limit_clear(g, i);
 			if (g->draining || m->stopping)
 				return;
 			if (now - s->started < MASTER_YOUNG_MS)
@@ -465,6 +566,9 @@ static void master_gen_free(struct master_gen *g)
 		munmap(g->lockout_mem, g->lockout_size);
 	if (g->acct)
 		munmap(g->acct, g->acct_size);
+	if (g->lim_mem)
+		munmap(g->lim_mem, g->lim_size);
+	free(g->lim_tab);
 	free(g->acct_off);
 	hc_mesh_free(&g->hc_mesh);
 	master_free_tunnels(g->tunnels, g->cfg.ntunnels);
@@ -545,6 +649,8 @@ static int master_gen_shared(struct master_gen *g)
 		return -1;
 	}
 	if (master_gen_accounting(g) < 0)
+		return -1;
+	if (master_gen_limits(g) < 0)
 		return -1;
 	for (size_t i = 0; i < g->cfg.ntunnels; i++)
 		if (g->cfg.tunnels[i].hc == CFG_HC_RELAY) {

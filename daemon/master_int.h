@@ -13,6 +13,7 @@
 #include "runtime.h"
 #include "tunnel.h"
 #include "hc_mesh.h"
+#include "limit.h"
 #include "worker.h"
 
 struct master_slot {
@@ -49,6 +50,16 @@ struct master_gen {
 	/* relay tunnels: the directory and the workers' datagram channels
 	 * (hc_mesh.h); nslots == 0 when there is none */
 	struct hc_mesh hc_mesh;
+	/* max_connections (limit.h): per tunnel, nslots rows of counts
+	 * (every tunnel: a reload may add a limit), then per tunnel with
+	 * max_connections_per_source nslots source tables; lim_tab[i]
+	 * where tunnel i's tables start, or SIZE_MAX. One mapping. */
+	void *lim_mem;
+	size_t lim_size;
+	struct limit_row *lim_rows;
+	struct limit_table *lim_tables;
+	size_t *lim_tab;
+	uint64_t lim_seed;
 	struct master_gen *next;
 };
 

@@ -169,6 +169,10 @@ static void status_text_counts(struct control_reply *out,
 		       (unsigned long long)s->auth_failed,
 		       (unsigned long long)s->auth_locked,
 		       (unsigned long long)s->auth_lockouts);
+	control_printf(out, "  idle timeouts %llu; refused by max_connections %llu, by max_connections_per_source %llu\n",
+		       (unsigned long long)s->idle_closed,
+		       (unsigned long long)s->limited,
+		       (unsigned long long)s->limited_source);
 }
 
 void master_status_text(struct master *m, struct control_reply *out)
@@ -259,11 +263,16 @@ static void status_json_counts(struct control_reply *out,
 		control_printf(out, "%s\"%s\":%llu", i ? "," : "", tls_fail_name(i),
 			       (unsigned long long)s->hs_fail[i]);
 	control_printf(out, "},\"acl_denied\":%llu,\"password_failures\":%llu,"
-		       "\"refused_locked_out\":%llu,\"lockouts\":%llu",
+		       "\"refused_locked_out\":%llu,\"lockouts\":%llu,"
+		       "\"idle_timeouts\":%llu,\"limit_refused\":{"
+		       "\"max_connections\":%llu,\"max_connections_per_source\":%llu}",
 		       (unsigned long long)s->acl_denied,
 		       (unsigned long long)s->auth_failed,
 		       (unsigned long long)s->auth_locked,
-		       (unsigned long long)s->auth_lockouts);
+		       (unsigned long long)s->auth_lockouts,
+		       (unsigned long long)s->idle_closed,
+		       (unsigned long long)s->limited,
+		       (unsigned long long)s->limited_source);
 }
 
 void master_status_json(struct master *m, struct control_reply *out)
@@ -462,6 +471,19 @@ void master_metrics(void *arg, struct metrics_buf *b)
 		       "Sources locked out after failed logins.");
 	for (size_t i = 0; i < n; i++)
 		STATUS_U64(b, "ssltunnel_lockouts_total", rows[i].s.auth_lockouts,
+			   "tunnel", rows[i].name);
+	metrics_family(b, "ssltunnel_limit_refused_total", "counter",
+		       "Connections closed as they were accepted: max_connections or max_connections_per_source reached.");
+	for (size_t i = 0; i < n; i++) {
+		STATUS_U64(b, "ssltunnel_limit_refused_total", rows[i].s.limited,
+			   "tunnel", rows[i].name, "limit", "max_connections");
+		STATUS_U64(b, "ssltunnel_limit_refused_total", rows[i].s.limited_source,
+			   "tunnel", rows[i].name, "limit", "max_connections_per_source");
+	}
+	metrics_family(b, "ssltunnel_idle_timeouts_total", "counter",
+		       "Connections closed by idle_timeout.");
+	for (size_t i = 0; i < n; i++)
+		STATUS_U64(b, "ssltunnel_idle_timeouts_total", rows[i].s.idle_closed,
 			   "tunnel", rows[i].name);
 	metrics_family(b, "ssltunnel_certificate_expiry_seconds", "gauge",
 		       "Seconds until the tunnel's own certificate expires (negative: expired).");

@@ -329,6 +329,11 @@ enum mover_status relay_tick(struct conn *c)
 	return rs;
 }
 
+int relay_is_control(const struct conn *c)
+{
+	return c->rc && c->rc->kind == RC_CONTROL;
+}
+
 const struct mover_ops *relay_mover(struct conn *c)
 {
 	return c->rc->kind == RC_CONTROL ? &relay_ctl_ops : &mover_hc_ops;

@@ -32,6 +32,8 @@ void relay_request(struct conn *c);
 void relay_timeout(struct conn *c);
 /** @brief The control channel's timer: ping, or end an unrenewed token. */
 enum mover_status relay_tick(struct conn *c);
+/** @brief Is @c a listener's control channel on a relay tunnel? */
+int relay_is_control(const struct conn *c);
 /** @brief The mover of a relay connection whose upgrade is answered. */
 const struct mover_ops *relay_mover(struct conn *c);
 struct hc_mesh;

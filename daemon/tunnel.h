@@ -16,6 +16,7 @@ enum ev_kind { EV_LISTENER = 1, EV_CONN_TLS, EV_CONN_PLAIN, EV_SIGNAL,
 
 struct tunnel;
 struct auth_cache;
+struct limit;
 
 struct listener {
 	int kind;		/* EV_LISTENER */
@@ -43,6 +44,9 @@ struct tunnel_stats {
 	uint64_t auth_failed;		/* wrong password or unknown user */
 	uint64_t auth_locked;		/* refused: the source is locked out */
 	uint64_t auth_lockouts;		/* sources locked out */
+	uint64_t limited;		/* refused: max_connections reached */
+	uint64_t limited_source;	/* refused: max_connections_per_source */
+	uint64_t idle_closed;		/* closed by idle_timeout */
 };
 
 /* accounting = true: bytes and connections per identity, one table per
@@ -67,6 +71,8 @@ struct tunnel {
 	struct auth_cache *auth_cache;	/* worker: its logins remembered */
 	struct acct_entry *acct;	/* worker: its accounting table, or NULL */
 	size_t acct_n;			/* its rows, "other" included */
+	struct limit *lim;		/* worker, configured tunnels: its view
+					   of the shared counts (limit.h) */
 };
 
 /** @brief Count a finished connection of @who (bytes each way) in @t's

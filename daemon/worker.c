@@ -23,6 +23,9 @@
 #define WORKER_EVENTS 256
 #define WORKER_ACCEPT_BATCH 64
 #define WORKER_ACCEPT_PAUSE_MS 100
+/* How often idle_timeout looks at the connections: closes come between
+ * idle_timeout and idle_timeout plus this after the last byte. */
+#define WORKER_IDLE_SWEEP_MS 500
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -177,6 +180,17 @@ static void worker_run_timers(struct worker *w)
 
 	while ((t = timer_pop_due(&w->timers, now)))
 		conn_timeout(container_of(t, struct conn, timer));
+}
+
+/** @brief idle_timeout's sweep, when one is due. */
+static void worker_idle(struct worker *w)
+{
+	uint64_t now;
+
+	if (!w->idle_any || (now = timer_now_ms()) < w->idle_at)
+		return;
+	conn_idle_sweep(w, now);
+	w->idle_at = now + WORKER_IDLE_SWEEP_MS;
 }
 
 /** @brief Free what closed this round; a closed connection still on the
@@ -364,6 +378,12 @@ static int worker_timeout(const struct worker *w)
 		if (t < 0 || a < t)
 			t = a;
 	}
+	/* Without connections nothing can idle: no wake-ups for it. */
+	if (w->idle_any && w->nconns) {
+		int i = w->idle_at > now ? (int)(w->idle_at - now) : 0;
+		if (t < 0 || i < t)
+			t = i;
+	}
 	{
 		int r = resolve_wait_ms(w->res);
 		if (r >= 0 && (t < 0 || r < t))
@@ -426,8 +446,10 @@ void worker_run(const struct worker_setup *s)
 	int id = s->id;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < w.ntunnels; i++)
+	for (size_t i = 0; i < w.ntunnels; i++) {
 		w.tunnels[i].stats = &s->stats[i];
+		w.idle_any |= w.tunnels[i].cfg->idle_timeout > 0;
+	}
 	w.ep = epoll_create1(EPOLL_CLOEXEC);
 	sig.fd = signalfd(-1, s->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sig };
@@ -483,6 +505,7 @@ void worker_run(const struct worker_setup *s)
 		resolve_tick(w.res);
 		worker_run_ready(&w);
 		worker_run_timers(&w);
+		worker_idle(&w);
 		hcl_run(&w);
 		worker_reap(&w);
 		worker_rt_reap(&w);

@@ -67,6 +67,8 @@ struct worker {
 	uint64_t drain_deadline;
 	uint64_t accept_resume;		/* accepting paused until then; 0: not */
 	uint64_t accept_warned;		/* last accept error logged */
+	int idle_any;			/* a tunnel has idle_timeout */
+	uint64_t idle_at;		/* the next idle sweep (ms) */
 };
 
 /** @brief Serve the tunnels' listeners, and the runtime tunnels the

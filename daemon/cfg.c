@@ -390,6 +390,7 @@ void cfg_free(struct cfg *c)
 	free(c->group);
 	free(c->chroot);
 	cfg_strlist_free(&c->dns_servers);
+	cfg_strlist_free(&c->warnings);
 	free(c->control_socket);
 	free(c->metrics_listen);
 	free(c->path);
@@ -703,6 +704,58 @@ static int cfg_load_credentials(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 	return 0;
 }
 
+/** @brief Warn when group or others have access to a file of secrets,
+ *  once per file. A warning and not a refusal, unlike ssh: sites share
+ *  keys with a group on purpose (Debian's ssl-cert, mode 0640), and a
+ *  daemon that stops at a reload over a mode would take a tunnel down. */
+static int cfg_warn_mode(struct cfg *c, const struct cfg_tunnel *t,
+			 const char *setting, const char *path,
+			 const char *what)
+{
+	struct cfg_strlist *w = &c->warnings;
+	char **v, *line;
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+		return 0;
+	for (size_t i = 0; i < w->n; i++)
+		if (strstr(w->v[i], path))
+			return 0;
+	if (asprintf(&line,
+		     "tunnel %s: %s %s has mode %04o: group or others have access to %s (chmod 600 %s)",
+		     t->name, setting, path, (unsigned)(st.st_mode & 07777),
+		     what, path) < 0)
+		return -1;
+	v = realloc(w->v, (w->n + 1) * sizeof *v);
+	if (!v) {
+		free(line);
+		return -1;
+	}
+	w->v = v;
+	w->v[w->n++] = line;
+	return 0;
+}
+
+/** @brief The files that hold secrets and are read as they are: TLS
+ *  private keys, the proxy's password, password hashes. (credentials_file
+ *  and the relay's keys are refused unless mode 0600: cfg_read_credentials,
+ *  cfg_hc_read_key.) */
+static int cfg_warn_modes(struct cfg *c)
+{
+	for (size_t i = 0; i < c->ntunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (cfg_warn_mode(c, t, "key_file", t->key_file,
+				  "a private key") < 0 ||
+		    cfg_warn_mode(c, t, "proxy_auth_file", t->proxy_auth_file,
+				  "a password") < 0 ||
+		    cfg_warn_mode(c, t, "password_file", t->password_file,
+				  "password hashes") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct cfg_ctx x = { .err = err, .errlen = errlen };
@@ -753,6 +806,10 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		goto out;
 	if (cfg_load_credentials(&x, c, &lc) < 0)
 		goto out;
+	if (cfg_warn_modes(c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;

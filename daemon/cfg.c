@@ -158,6 +158,7 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "cert_file", cfg_apply_path, T(cert_file), 0, 0, NULL, -1 },
 	{ "key_file", cfg_apply_path, T(key_file), 0, 0, NULL, -1 },
 	{ "ca_file", cfg_apply_path, T(ca_file), 0, 0, NULL, -1 },
+	{ "crl_file", cfg_apply_path, T(crl_file), 0, 0, NULL, -1 },
 	{ "server_name", cfg_apply_string, T(server_name), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "allow_cn", cfg_apply_strlist, T(allow_cn), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "allow_dns", cfg_apply_strlist, T(allow_dns), 0, 0, NULL, CFG_ROLE_SERVER },
@@ -279,6 +280,7 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	dst->cert_file = cfg_strdup_opt(src->cert_file);
 	dst->key_file = cfg_strdup_opt(src->key_file);
 	dst->ca_file = cfg_strdup_opt(src->ca_file);
+	dst->crl_file = cfg_strdup_opt(src->crl_file);
 	dst->server_name = cfg_strdup_opt(src->server_name);
 	dst->path = cfg_strdup_opt(src->path);
 	dst->destination = cfg_strdup_opt(src->destination);
@@ -331,6 +333,7 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	free(t->cert_file);
 	free(t->key_file);
 	free(t->ca_file);
+	free(t->crl_file);
 	free(t->server_name);
 	free(t->path);
 	free(t->destination);
@@ -439,6 +442,9 @@ static int cfg_check_credentials(struct cfg_ctx *x, const config_setting_t *g,
 
 	/* Hybrid Connections: tokens authorize, so no client certificates
 	 * on the relay, and the listener's and sender's are optional. */
+	if (t->crl_file && !t->ca_file)
+		return cfg_fail(x, g, "crl_file",
+				"needs ca_file: the CRLs are checked against its CAs");
 	if (t->hc == CFG_HC_RELAY && t->ca_file)
 		return cfg_fail(x, g, "ca_file",
 				"a relay authorizes with tokens and asks for no client certificate: remove ca_file");

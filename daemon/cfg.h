@@ -77,6 +77,7 @@ struct cfg_tunnel {
 	struct net_endpoint listen_ep;
 	struct net_endpoint connect_ep;
 	char *cert_file, *key_file, *ca_file;	/* absolute paths */
+	char *crl_file;			/* CRLs of ca_file's CAs, or NULL */
 	char *server_name;		/* client role */
 	struct cfg_strlist allow_cn, allow_dns, allow_uri, pin_sha256;
 	unsigned char (*pins)[32];	/* pin_sha256 decoded */

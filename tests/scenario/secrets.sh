@@ -10,6 +10,14 @@
 #     starting command's stderr; the daemon serves (a warning, not a
 #     refusal), byte-exact
 #  6. at a reload after chmod 640, the warning is logged again
+#  7. every role at log_level debug: client and server, WebSocket client
+#     and server with passwords, CONNECT gateway with a password, the
+#     console (`ssltunneld connect --credentials`), an http_proxy with
+#     user:password, relay + listener + sender with SAS keys; bytes
+#     through each byte-exact
+#  8. then no log and no output of any of them holds a line of a private
+#     key's PEM body, a password, "user:password", its base64 (Basic),
+#     a SAS key, a token or its signature
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 need_tools mkpasswd tinyproxy base64
@@ -89,4 +97,112 @@ assert_log_since "$T/loose-file.log" "notice: configuration reloaded: generation
 say "ok: a reload warns again (mode 0640)"
 stop_daemon "$LOOSECLI"
 stop_daemon "$LOOSE"
+
+# --- 7, 8: every role at debug, then no secret in any log -------------------
+rand_pw() {
+	head -c 32 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 20
+}
+PW=$(rand_pw) PXPW=$(rand_pw)
+printf 'simon:%s\n' "$(printf '%s\n' "$PW" | mkpasswd -s -m yescrypt)" >"$T/users"
+printf 'simon:%s\n' "$PW" >"$T/creds"
+chmod 600 "$T/users" "$T/creds"
+head -c 32 /dev/urandom | base64 >"$T/listen.key"
+head -c 32 /dev/urandom | base64 >"$T/send.key"
+chmod 600 "$T/listen.key" "$T/send.key"
+cat >"$T/tinyproxy.conf" <<EOC
+User root
+Group root
+Port $TPA
+Listen 127.0.0.1
+Timeout 60
+LogFile "$T/tinyproxy.txt"
+LogLevel Info
+PidFile "$T/tinyproxy.pid"
+MaxClients 20
+Allow 127.0.0.1
+BasicAuth tunneluser $PXPW
+EOC
+timeout "$TEST_TIMEOUT" tinyproxy -d -c "$T/tinyproxy.conf" >"$T/tinyproxy.stdout" 2>&1 &
+track $!
+wait_port "$TPA" --pid "$LAST_PID" || fail "tinyproxy did not start"
+
+pwsrv() {	# pwsrv NAME LISTEN CONNECT EXTRA: client_auth = "password"
+	cat <<EOC
+	{ name = "$1"; role = "server"; listen = "$2"; connect = "$3";
+	  cert_file = "$PKI/server.pem"; key_file = "$PKI/server.key";
+	  client_auth = "password"; password_file = "$T/users"; $4 }
+EOC
+}
+credcli() {	# credcli NAME LISTEN CONNECT EXTRA: credentials_file, no certificate
+	cat <<EOC
+	{ name = "$1"; role = "client"; listen = "$2"; connect = "$3";
+	  ca_file = "$PKI/ca.pem"; server_name = "localhost";
+	  credentials_file = "$T/creds"; $4 }
+EOC
+}
+acl="acl = ( { user = [ \"simon\" ]; allow = [ \"127.0.0.1:$BE\" ]; } );"
+write_conf "$T/d-srv.conf" \
+	"$(server_tunnel tls-in "127.0.0.1:$SRV" "127.0.0.1:$BE")" \
+	"$(pwsrv ws-in "127.0.0.1:$WS" "127.0.0.1:$BE" 'transport = "websocket";')" \
+	"$(pwsrv gw "127.0.0.1:$GW" dynamic "$acl")" \
+	"$(pwsrv console "127.0.0.1:$SRV2" dynamic "transport = \"websocket\"; $acl")"
+write_conf "$T/d-cli.conf" \
+	"$(client_tunnel tls-out "127.0.0.1:$CLI" "127.0.0.1:$SRV" client1)" \
+	"$(credcli ws-out "127.0.0.1:$CWS" "127.0.0.1:$WS" 'transport = "websocket";')" \
+	"$(credcli gw-out "127.0.0.1:$CGW" "127.0.0.1:$GW" "destination = \"127.0.0.1:$BE\";")" \
+	"$(client_tunnel px-out "127.0.0.1:$CPX" "127.0.0.1:$SRV" client1 "server_name = \"localhost\"; http_proxy = \"http://tunneluser:$PXPW@127.0.0.1:$TPA\";")"
+write_conf "$T/d-relay.conf" "	{ name = \"relay\"; role = \"relay\"; listen = \"127.0.0.1:$RLY\";
+	  cert_file = \"$PKI/server.pem\"; key_file = \"$PKI/server.key\";
+	  relay_paths = ( { path = \"db\"; keys = (
+	    { name = \"listen-db\"; key_file = \"$T/listen.key\"; rights = [ \"listen\" ]; },
+	    { name = \"send-db\"; key_file = \"$T/send.key\"; rights = [ \"send\" ]; } ); } ); }"
+write_conf "$T/d-listener.conf" "	{ name = \"l\"; role = \"listener\"; relay = \"wss://127.0.0.1:$RLY/\$hc/db\";
+	  relay_key_name = \"listen-db\"; relay_key_file = \"$T/listen.key\";
+	  ca_file = \"$PKI/ca.pem\"; connect = \"127.0.0.1:$BE\"; }"
+write_conf "$T/d-sender.conf" "	{ name = \"s\"; role = \"client\"; transport = \"relay\"; listen = \"127.0.0.1:$SND\";
+	  connect = \"wss://127.0.0.1:$RLY/\$hc/db\";
+	  relay_key_name = \"send-db\"; relay_key_file = \"$T/send.key\"; ca_file = \"$PKI/ca.pem\"; }"
+for c in srv cli relay listener sender; do
+	"$SSLTUNNELD" -t -c "$T/d-$c.conf" >"$T/d-t-$c.out" 2>&1 ||
+		fail "-t -c d-$c.conf: $(cat "$T/d-t-$c.out")"
+done
+start_daemon "$T/d-srv.conf" "$T/d-srv.log"
+start_daemon "$T/d-cli.conf" "$T/d-cli.log"
+start_daemon "$T/d-relay.conf" "$T/d-relay.log"
+"$SSLTUNNELD" -f -c "$T/d-listener.conf" >"$T/d-listener.out" 2>"$T/d-listener.log" &
+track $!
+start_daemon "$T/d-sender.conf" "$T/d-sender.log"
+wait_until 15 grep -q 'info: tunnel relay: .*: listener on db (key listen-db)' "$T/d-relay.log" ||
+	fail "the listener's control channel did not come up"
+
+for p in "client/server $CLI" "websocket+password $CWS" "CONNECT+password $CGW" \
+	"http_proxy+password $CPX" "relay $SND"; do
+	set -- $p
+	"$TCPTOOL" -t 30 sendrecv 127.0.0.1 "$2" "$T/in" "$T/out" || fail "$1: sendrecv failed"
+	assert_same "$T/in" "$T/out"
+	rm -f "$T/out"
+done
+timeout 120 "$PY" "$top_srcdir/tests/integration/console.py" --pipe \
+	--backend "$BE" --listen "$CON" -- "$SSLTUNNELD" connect "localhost:$SRV2" \
+	--ca "$PKI/ca.pem" --credentials "$T/creds" --workers 1 >"$T/d-console.out" 2>&1 ||
+	fail "console: $(cat "$T/d-console.out")"
+assert_log_contains "$T/d-srv.log" "tunnel ws-in: [^ ]+: user=simon authorized"
+assert_log_contains "$T/d-srv.log" "tunnel gw: [^ ]+: user=simon -> 127.0.0.1:$BE"
+assert_log_contains "$T/d-srv.log" "tunnel console: [^ ]+: user=simon"
+grep -q "Established connection" "$T/tinyproxy.txt" || fail "px-out did not go through tinyproxy"
+for f in "$T"/d-*.log; do
+	grep -q ": debug: " "$f" || fail "${f##*/} has no debug line: is it at log_level debug?"
+done
+say "ok: every role at debug: client/server, WebSocket and CONNECT with passwords, the console, http_proxy with a password, relay; byte-exact"
+
+LOGS=("$T"/d-*.log "$T"/d-*.out)
+SECRET_LOGS="${LOGS[*]}" assert_no_secrets "$PKI/server.key" "$PKI/client1.key" \
+	"$T/listen.key" "$T/send.key"
+for secret in "$PW" "$PXPW" "simon:$PW" "tunneluser:$PXPW" \
+	"$(printf 'simon:%s' "$PW" | base64 -w0)" \
+	"$(printf 'tunneluser:%s' "$PXPW" | base64 -w0)" \
+	"$(grep -v '^\$' "$T/users" | cut -d: -f2-)"; do
+	secret_absent "a password, user:password, its base64 or its hash" "$secret" "${LOGS[@]}"
+done
+say "ok: no log or output holds a private key, a password, user:password, Basic base64, a hash, a SAS key or a token (${#LOGS[@]} files)"
 say "PASS"

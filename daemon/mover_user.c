@@ -156,9 +156,8 @@ static enum dir_step mover_down_fill(struct conn *c, struct mover_dir *d)
 			}
 			break;
 		}
-		if (n == GNUTLS_E_REHANDSHAKE)
-			continue;	/* renegotiation is declined by ignoring it */
 		tls_recv_reason(c->sess, n, c->reason, sizeof c->reason);
+		c->tls_err = (int)n;
 		return DIR_FAILED;
 	}
 	return DIR_MOVED;

@@ -599,6 +599,17 @@ void tls_recv_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 	if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
 		snprintf(buf, len, "peer sent TLS alert: %s",
 			 gnutls_alert_get_name(gnutls_alert_get(s)));
+	else if (rc == GNUTLS_E_REHANDSHAKE)
+		snprintf(buf, len,
+			 "peer asked to renegotiate (TLS 1.2): refused, renegotiation is not supported");
+	else if (rc == GNUTLS_E_TOO_MANY_HANDSHAKE_PACKETS)
+		snprintf(buf, len,
+			 "peer sent too many post-handshake messages (KeyUpdate flood? GnuTLS takes 8 a second): %s",
+			 gnutls_strerror(rc));
+	else if (rc == GNUTLS_E_DECRYPTION_FAILED)
+		snprintf(buf, len,
+			 "a record from the TLS peer failed authentication (bad_record_mac: corrupted or forged): %s",
+			 gnutls_strerror(rc));
 	else
 		snprintf(buf, len, "receiving from TLS peer: %s",
 			 gnutls_strerror(rc));

@@ -14,7 +14,8 @@
 #  7. after a good handshake, an application-data record longer than TLS
 #     allows (2^14 + 512)
 #  8. a TLS 1.2 client that asks to renegotiate (openssl s_client "R"):
-#     refused, the connection closed, the data before it delivered
+#     refused with a no_renegotiation alert, the connection closed, the
+#     data before it delivered, nothing after
 #  9. a flood of renegotiating clients (10 at once)
 # 10. a TLS 1.3 KeyUpdate flood (openssl s_client "K", 40 at 20 a second):
 #     closed once GnuTLS's limit (8 a second) is passed; a few KeyUpdates
@@ -107,6 +108,7 @@ log_mark "$T/srv.log"
 good_start 3
 s_client_cmds reneg -tls1_2 reneg_script 0
 grep -q RENEGOTIATING "$T/reneg.out" || fail "s_client did not renegotiate: $(tail -n 5 "$T/reneg.out")"
+grep -q "no renegotiation" "$T/reneg.out" || fail "s_client got no no_renegotiation alert: $(tail -n 5 "$T/reneg.out")"
 assert_log_since "$T/srv.log" "notice: tunnel in: $PEER: relay failed after [0-9]+ ms: peer asked to renegotiate \(TLS 1\.2\): refused, renegotiation is not supported\$"
 good_check reneg
 no_plaintext reneg

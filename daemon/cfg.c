@@ -719,14 +719,20 @@ static int cfg_warn_mode(struct cfg *c, const struct cfg_tunnel *t,
 			 const char *what)
 {
 	struct cfg_strlist *w = &c->warnings;
-	char **v, *line;
+	char **v, *line, *seen;
 	struct stat st;
+	int dup = 0;
 
 	if (!path || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
 		return 0;
-	for (size_t i = 0; i < w->n; i++)
-		if (strstr(w->v[i], path))
-			return 0;
+	/* " PATH has mode ": /a/k.key is not /a/k.key2 */
+	if (asprintf(&seen, " %s has mode ", path) < 0)
+		return -1;
+	for (size_t i = 0; i < w->n && !dup; i++)
+		dup = strstr(w->v[i], seen) != NULL;
+	free(seen);
+	if (dup)
+		return 0;
 	if (asprintf(&line,
 		     "tunnel %s: %s %s has mode %04o: group or others have access to %s (chmod 600 %s)",
 		     t->name, setting, path, (unsigned)(st.st_mode & 07777),

@@ -3,7 +3,8 @@
 # secret reaches a log line at any level.
 #  1. -t warns (stderr, exit 0) about a key_file of mode 0644, naming the
 #     file and its mode; the configuration is still valid
-#  2. the same key file in two tunnels is warned about once
+#  2. the same key file in two tunnels is warned about once; a second
+#     file whose path starts with the first one's is warned about too
 #  3. a key_file of mode 0600 gets no warning from -t
 #  4. -t warns about a password_file and a proxy_auth_file of mode 0644
 #  5. at start, the warning is in the log (log_target file) and on the
@@ -39,10 +40,17 @@ chmod 644 "$T/loose.key"
 loose_server() {
 	cat <<EOC
 	{ name = "$1"; role = "server"; listen = "127.0.0.1:$2"; connect = "127.0.0.1:$BE";
-	  cert_file = "$PKI/server.pem"; key_file = "$T/loose.key"; ca_file = "$PKI/ca.pem"; }
+	  cert_file = "$PKI/server.pem"; key_file = "${3:-$T/loose.key}"; ca_file = "$PKI/ca.pem"; }
 EOC
 }
 write_conf "$T/loose.conf" "$(loose_server in "$SRV")" "$(loose_server in2 "$SRV2")"
+# A path that starts like another is another file, warned about too.
+cp "$T/loose.key" "$T/loose.key2"
+chmod 640 "$T/loose.key2"
+write_conf "$T/loose2.conf" "$(loose_server in "$SRV")" "$(loose_server in2 "$SRV2" "$T/loose.key2")"
+t_check "$T/loose2.conf"
+grep -q "tunnel in2: key_file $T/loose\.key2 has mode 0640: " "$T/t.err" ||
+	fail "-t did not warn about loose.key2 beside loose.key: $(cat "$T/t.err")"
 t_check "$T/loose.conf"
 grep -Eq "^ssltunneld: warning: tunnel in: key_file $T/loose\.key has mode 0644: group or others have access to a private key \(chmod 600 $T/loose\.key\)\$" "$T/t.err" ||
 	fail "-t did not warn about the 0644 key: $(cat "$T/t.err")"

@@ -621,7 +621,9 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 		n = gnutls_record_recv(c->sess, buf, len);
 		if (n >= 0)
 			return n;
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ||
+		    (n == GNUTLS_E_REHANDSHAKE &&
+		     c->t->cfg->role == CFG_ROLE_CLIENT)) {
 			errno = EAGAIN;
 			return -1;
 		}

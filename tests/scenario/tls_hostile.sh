@@ -99,13 +99,15 @@ s_client_cmds() {
 		-cert "$PKI/client1.pem" -key "$PKI/client1.key" -CAfile "$PKI/ca.pem" \
 		>"$T/$name.out" 2>&1
 }
+# s_client takes a command only when it reads the letter alone: the
+# pauses keep the lines apart (and after the handshake) on a busy machine.
 reneg_script() {
-	printf 'before-reneg-%s\n' "$1"; sleep 1; printf 'R\n'; sleep 1
+	sleep 1.5; printf 'before-reneg-%s\n' "$1"; sleep 1.5; printf 'R\n'; sleep 1.5
 	printf 'HOSTILE-PLAINTEXT after renegotiation\n'; sleep 1
 }
 # 8.
 log_mark "$T/srv.log"
-good_start 3
+good_start 5
 s_client_cmds reneg -tls1_2 reneg_script 0
 grep -q RENEGOTIATING "$T/reneg.out" || fail "s_client did not renegotiate: $(tail -n 5 "$T/reneg.out")"
 grep -q "no renegotiation" "$T/reneg.out" || fail "s_client got no no_renegotiation alert: $(tail -n 5 "$T/reneg.out")"
@@ -117,7 +119,7 @@ say "ok: a TLS 1.2 renegotiation is refused and the connection closed; data befo
 
 # 9.
 log_mark "$T/srv.log"
-good_start 4
+good_start 6
 pids=""
 for i in $(seq 10); do
 	s_client_cmds "reneg$i" -tls1_2 reneg_script "$i" &
@@ -127,20 +129,27 @@ done
 for p in $pids; do
 	wait "$p"
 done
-wait_until 10 eval '[ "$(tail -n "+$((LOG_MARK + 1))" "$T/srv.log" | grep -c "peer asked to renegotiate")" -ge 10 ]' ||
-	fail "reneg flood: $(tail -n "+$((LOG_MARK + 1))" "$T/srv.log" | grep -c "peer asked to renegotiate") of 10 refusals logged"
+# Every client that renegotiated was refused; on a loaded machine s_client
+# may have read two lines at once and sent its "R" as data: allow 2 such.
+NRENEG=$(cat "$T"/reneg[0-9]*.out | grep -c RENEGOTIATING)
+[ "$NRENEG" -ge 8 ] || fail "reneg flood: only $NRENEG of 10 s_clients renegotiated"
+refusals() {
+	tail -n "+$((LOG_MARK + 1))" "$T/srv.log" | grep -c "peer asked to renegotiate"
+}
+wait_until 10 eval '[ "$(refusals)" -ge "$NRENEG" ]' ||
+	fail "reneg flood: $(refusals) of $NRENEG renegotiations refused and logged"
 good_check reneg-flood
 no_plaintext reneg-flood
-say "ok: 10 renegotiating clients at once: all refused and logged"
+say "ok: 10 renegotiating clients at once: all $NRENEG that renegotiated refused and logged"
 
 # 10.
 ku_script() {	# ku_script N GAP: N KeyUpdates GAP s apart, data around them
-	printf 'before-ku-%s\n' "$1"; sleep 0.5
+	sleep 1.5; printf 'before-ku-%s\n' "$1"; sleep 1
 	for i in $(seq "$1"); do printf 'K\n'; sleep "$2"; done
 	printf 'after-ku-%s\n' "$1"; sleep 1
 }
 log_mark "$T/srv.log"
-good_start 4
+good_start 6
 s_client_cmds ku-flood -tls1_3 ku_script 40 0.05
 [ "$(grep -c KEYUPDATE "$T/ku-flood.out")" -ge 9 ] || fail "s_client sent $(grep -c KEYUPDATE "$T/ku-flood.out") KeyUpdates, expected 40"
 assert_log_since "$T/srv.log" "notice: tunnel in: $PEER: relay failed after [0-9]+ ms: peer sent too many post-handshake messages \(KeyUpdate flood\? GnuTLS takes 8 a second\): "

@@ -158,6 +158,7 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "cert_file", cfg_apply_path, T(cert_file), 0, 0, NULL, -1 },
 	{ "key_file", cfg_apply_path, T(key_file), 0, 0, NULL, -1 },
 	{ "ca_file", cfg_apply_path, T(ca_file), 0, 0, NULL, -1 },
+	{ "crl_file", cfg_apply_path, T(crl_file), 0, 0, NULL, -1 },
 	{ "server_name", cfg_apply_string, T(server_name), 0, 0, NULL, CFG_ROLE_CLIENT },
 	{ "allow_cn", cfg_apply_strlist, T(allow_cn), 0, 0, NULL, CFG_ROLE_SERVER },
 	{ "allow_dns", cfg_apply_strlist, T(allow_dns), 0, 0, NULL, CFG_ROLE_SERVER },
@@ -282,6 +283,7 @@ static int cfg_tunnel_copy(struct cfg_tunnel *dst, const struct cfg_tunnel *src)
 	dst->cert_file = cfg_strdup_opt(src->cert_file);
 	dst->key_file = cfg_strdup_opt(src->key_file);
 	dst->ca_file = cfg_strdup_opt(src->ca_file);
+	dst->crl_file = cfg_strdup_opt(src->crl_file);
 	dst->server_name = cfg_strdup_opt(src->server_name);
 	dst->path = cfg_strdup_opt(src->path);
 	dst->destination = cfg_strdup_opt(src->destination);
@@ -334,6 +336,7 @@ void cfg_tunnel_free(struct cfg_tunnel *t)
 	free(t->cert_file);
 	free(t->key_file);
 	free(t->ca_file);
+	free(t->crl_file);
 	free(t->server_name);
 	free(t->path);
 	free(t->destination);
@@ -393,6 +396,7 @@ void cfg_free(struct cfg *c)
 	free(c->group);
 	free(c->chroot);
 	cfg_strlist_free(&c->dns_servers);
+	cfg_strlist_free(&c->warnings);
 	free(c->control_socket);
 	free(c->metrics_listen);
 	free(c->path);
@@ -441,6 +445,9 @@ static int cfg_check_credentials(struct cfg_ctx *x, const config_setting_t *g,
 
 	/* Hybrid Connections: tokens authorize, so no client certificates
 	 * on the relay, and the listener's and sender's are optional. */
+	if (t->crl_file && !t->ca_file)
+		return cfg_fail(x, g, "crl_file",
+				"needs ca_file: the CRLs are checked against its CAs");
 	if (t->hc == CFG_HC_RELAY && t->ca_file)
 		return cfg_fail(x, g, "ca_file",
 				"a relay authorizes with tokens and asks for no client certificate: remove ca_file");
@@ -706,6 +713,64 @@ static int cfg_load_credentials(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 	return 0;
 }
 
+/** @brief Warn when group or others have access to a file of secrets,
+ *  once per file. A warning and not a refusal, unlike ssh: sites share
+ *  keys with a group on purpose (Debian's ssl-cert, mode 0640), and a
+ *  daemon that stops at a reload over a mode would take a tunnel down. */
+static int cfg_warn_mode(struct cfg *c, const struct cfg_tunnel *t,
+			 const char *setting, const char *path,
+			 const char *what)
+{
+	struct cfg_strlist *w = &c->warnings;
+	char **v, *line, *seen;
+	struct stat st;
+	int dup = 0;
+
+	if (!path || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+		return 0;
+	/* " PATH has mode ": /a/k.key is not /a/k.key2 */
+	if (asprintf(&seen, " %s has mode ", path) < 0)
+		return -1;
+	for (size_t i = 0; i < w->n && !dup; i++)
+		dup = strstr(w->v[i], seen) != NULL;
+	free(seen);
+	if (dup)
+		return 0;
+	if (asprintf(&line,
+		     "tunnel %s: %s %s has mode %04o: group or others have access to %s (chmod 600 %s)",
+		     t->name, setting, path, (unsigned)(st.st_mode & 07777),
+		     what, path) < 0)
+		return -1;
+	v = realloc(w->v, (w->n + 1) * sizeof *v);
+	if (!v) {
+		free(line);
+		return -1;
+	}
+	w->v = v;
+	w->v[w->n++] = line;
+	return 0;
+}
+
+/** @brief The files that hold secrets and are read as they are: TLS
+ *  private keys, the proxy's password, password hashes. (credentials_file
+ *  and the relay's keys are refused unless mode 0600: cfg_read_credentials,
+ *  cfg_hc_read_key.) */
+static int cfg_warn_modes(struct cfg *c)
+{
+	for (size_t i = 0; i < c->ntunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (cfg_warn_mode(c, t, "key_file", t->key_file,
+				  "a private key") < 0 ||
+		    cfg_warn_mode(c, t, "proxy_auth_file", t->proxy_auth_file,
+				  "a password") < 0 ||
+		    cfg_warn_mode(c, t, "password_file", t->password_file,
+				  "password hashes") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct cfg_ctx x = { .err = err, .errlen = errlen };
@@ -756,6 +821,10 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		goto out;
 	if (cfg_load_credentials(&x, c, &lc) < 0)
 		goto out;
+	if (cfg_warn_modes(c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;

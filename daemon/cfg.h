@@ -77,6 +77,7 @@ struct cfg_tunnel {
 	struct net_endpoint listen_ep;
 	struct net_endpoint connect_ep;
 	char *cert_file, *key_file, *ca_file;	/* absolute paths */
+	char *crl_file;			/* CRLs of ca_file's CAs, or NULL */
 	char *server_name;		/* client role */
 	struct cfg_strlist allow_cn, allow_dns, allow_uri, pin_sha256;
 	unsigned char (*pins)[32];	/* pin_sha256 decoded */
@@ -158,9 +159,12 @@ struct cfg {
 	int auth_lockout_time;		/* seconds a source stays locked out */
 	struct cfg_tunnel *tunnels;
 	size_t ntunnels;
+	struct cfg_strlist warnings;	/* said at load, not refused: files
+					   of secrets others may read */
 };
 
-/** @brief Read and validate @path. On failure @err holds
+/** @brief Read and validate @path. Warnings (a key file that group or
+ *  others may read) go to c->warnings for the caller to say. On failure @err holds
  *  "file:line: setting: what was expected" and -1 is returned. */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
 /** @brief Check a tunnel that was filled in by code (the seed's command

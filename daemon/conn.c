@@ -122,8 +122,15 @@ void conn_close(struct conn *c, int error)
 	if (c->lim)
 		limit_release(c->lim, c->lim_src);
 	c->lim = NULL;
-	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
-		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+	/* The alert that says why: bad_record_mac for a forged record,
+	 * record_overflow, no_renegotiation...; else internal_error. */
+	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls) {
+		if (c->tls_err)
+			gnutls_alert_send_appropriate(c->sess, c->tls_err);
+		else
+			gnutls_alert_send(c->sess, GNUTLS_AL_FATAL,
+					  GNUTLS_A_INTERNAL_ERROR);
+	}
 	/* An error on one leg is shown on the other as a reset, never as a
 	 * clean end that would pass a truncated stream for a whole one. */
 	conn_fd_close(c, &c->plain, error);
@@ -717,13 +724,15 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 		if (n >= 0)
 			return n;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ||
-		    n == GNUTLS_E_REHANDSHAKE) {
+		    (n == GNUTLS_E_REHANDSHAKE &&
+		     c->t->cfg->role == CFG_ROLE_CLIENT)) {
 			errno = EAGAIN;
 			return -1;
 		}
 		if (n == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;
 		tls_recv_reason(c->sess, n, c->reason, sizeof c->reason);
+		c->tls_err = (int)n;
 		errno = EPROTO;
 		return -1;
 	}

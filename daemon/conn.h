@@ -63,6 +63,8 @@ struct conn {
 	struct sockaddr_storage peer_ss;	/* the same, for the lockout */
 	struct tls_check check;	/* the peer's verdict and identity */
 	char reason[TLS_REASONLEN];	/* why it ends early */
+	int tls_err;			/* the GnuTLS error that ended it, for
+					   the alert sent back; 0 none */
 	const struct mover_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
 	int user_why;		/* if not: why (enum tunnel_user_why) */

@@ -231,6 +231,12 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return CFG_EX_CONFIG;
 	}
+	/* At start the master logs them too, which is stderr already when
+	 * log_target is. */
+	for (size_t i = 0; i < cfg.warnings.n; i++)
+		if (check || cfg.log_target != LOG_TARGET_STDERR)
+			fprintf(stderr, "ssltunneld: warning: %s\n",
+				cfg.warnings.v[i]);
 	if (check) {
 		printf("ssltunneld: %s: configuration is valid (%zu tunnel%s)\n",
 		       cfg.path ? cfg.path : "command line", cfg.ntunnels,

@@ -720,6 +720,13 @@ fail:
 	return NULL;
 }
 
+/** @brief Say what cfg_load found worth a warning (key file modes). */
+static void master_log_warnings(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->warnings.n; i++)
+		log_warn("%s", cfg->warnings.v[i]);
+}
+
 static int master_log_setup(const struct cfg *cfg)
 {
 	if (log_setup(cfg->log_level, cfg->log_target, cfg->log_file) < 0)
@@ -751,6 +758,7 @@ int master_reload(struct master *m, char *err, size_t errlen)
 	log_notice("SIGHUP: reading %s again", old->cfg.path);
 	if (cfg_load(&cfg, old->cfg.path, err, errlen) < 0)
 		goto out;
+	master_log_warnings(&cfg);
 	if (master_load_tunnels(&cfg, &tunnels, err, errlen) < 0) {
 		cfg_free(&cfg);
 		goto out;
@@ -1005,6 +1013,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 			strerror(errno));
 		return 1;
 	}
+	master_log_warnings(cfg);
 	master_raise_nofile();
 	m.gens = master_gen_new(&m, cfg, tunnels, err, sizeof err);
 	if (!m.gens) {

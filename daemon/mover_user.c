@@ -156,9 +156,13 @@ static enum dir_step mover_down_fill(struct conn *c, struct mover_dir *d)
 			}
 			break;
 		}
-		if (n == GNUTLS_E_REHANDSHAKE)
-			continue;	/* renegotiation is declined by ignoring it */
+		/* A server's HelloRequest may be ignored (RFC 5246 7.4.1.1);
+		 * a client's renegotiation is refused (tls_recv_reason). */
+		if (n == GNUTLS_E_REHANDSHAKE &&
+		    c->t->cfg->role == CFG_ROLE_CLIENT)
+			continue;
 		tls_recv_reason(c->sess, n, c->reason, sizeof c->reason);
+		c->tls_err = (int)n;
 		return DIR_FAILED;
 	}
 	return DIR_MOVED;

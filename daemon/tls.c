@@ -1,10 +1,12 @@
 /* tls.c - credentials, sessions, peer verification and authorization */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -24,6 +26,146 @@ static void tls_priority_string(const struct cfg_tunnel *t, char *buf,
 		 t->ciphers & CFG_CIPHER_AES128 ? ":+AES-128-GCM" : "",
 		 t->ciphers & CFG_CIPHER_AES256 ? ":+AES-256-GCM" : "",
 		 t->ciphers & CFG_CIPHER_CHACHA ? ":+CHACHA20-POLY1305" : "");
+}
+
+/** @brief Is @crl signed by one of @cas and in date? Else why not, in
+ *  @why. */
+static int tls_crl_check(gnutls_x509_crl_t crl, const gnutls_x509_crt_t *cas,
+			 unsigned ncas, char *why, size_t len)
+{
+	unsigned status = 0;
+	time_t now = time(NULL), next, cur;
+	gnutls_datum_t out = { NULL, 0 };
+	char issuer[256], date[32];
+	size_t l = sizeof issuer;
+	struct tm tm;
+
+	if (gnutls_x509_crl_get_issuer_dn(crl, issuer, &l) < 0)
+		snprintf(issuer, sizeof issuer, "(unreadable issuer)");
+	if (gnutls_x509_crl_verify(crl, cas, ncas, 0, &status) < 0)
+		status = GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_NOT_FOUND;
+	/* GnuTLS marks an out-of-date CRL invalid too: dates said below. */
+	status &= ~(GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
+		    GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE);
+	if (status & ~GNUTLS_CERT_INVALID) {
+		gnutls_certificate_verification_status_print(status,
+			GNUTLS_CRT_X509, &out, 0);
+		snprintf(why, len, "the CRL of %s is not signed by a CA of ca_file: %s",
+			 issuer, out.data ? (char *)out.data : "verification failed");
+		gnutls_free(out.data);
+		l = strlen(why);
+		while (l > 0 && why[l - 1] == ' ')
+			why[--l] = '\0';
+		return -1;
+	}
+	next = gnutls_x509_crl_get_next_update(crl);
+	cur = gnutls_x509_crl_get_this_update(crl);
+	if (next != (time_t)-1 && next < now) {
+		gmtime_r(&next, &tm);
+		strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+		snprintf(why, len,
+			 "the CRL of %s expired on %s (its next update): get a new one from the CA",
+			 issuer, date);
+		return -1;
+	}
+	if (cur != (time_t)-1 && cur > now + 300) {
+		gmtime_r(&cur, &tm);
+		strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+		snprintf(why, len, "the CRL of %s is issued in the future (%s)",
+			 issuer, date);
+		return -1;
+	}
+	if (status) {
+		snprintf(why, len, "the CRL of %s does not verify against ca_file",
+			 issuer);
+		return -1;
+	}
+	return 0;
+}
+
+/** @brief The CRLs in @data: PEM (one or more) or one DER. */
+static int tls_crl_import(const gnutls_datum_t *data, gnutls_x509_crl_t **crls,
+			  unsigned *n)
+{
+	int rc;
+
+	if (memmem(data->data, data->size, "-----BEGIN", 10))
+		return gnutls_x509_crl_list_import2(crls, n, data,
+						    GNUTLS_X509_FMT_PEM, 0);
+	*crls = gnutls_malloc(sizeof **crls);
+	if (!*crls)
+		return GNUTLS_E_MEMORY_ERROR;
+	rc = gnutls_x509_crl_init(&(*crls)[0]);
+	if (rc >= 0 && (rc = gnutls_x509_crl_import((*crls)[0], data,
+						     GNUTLS_X509_FMT_DER)) < 0)
+		gnutls_x509_crl_deinit((*crls)[0]);
+	if (rc < 0) {
+		gnutls_free(*crls);
+		*crls = NULL;
+		return rc;
+	}
+	*n = 1;
+	return 0;
+}
+
+/** @brief crl_file: each CRL checked against ca_file's CAs and its dates,
+ *  then used in every verification. One that fails stops the load: a
+ *  list skipped in silence would let a revoked peer in. */
+static int tls_crl_load(struct tls_ctx *ctx, const struct cfg_tunnel *t,
+			char *err, size_t errlen)
+{
+	gnutls_datum_t data = { NULL, 0 }, cadata = { NULL, 0 };
+	gnutls_x509_crl_t *crls = NULL;
+	gnutls_x509_crt_t *cas = NULL;
+	unsigned ncrls = 0, ncas = 0;
+	char why[400];
+	int rc, ret = -1;
+
+	if (gnutls_load_file(t->crl_file, &data) < 0) {
+		snprintf(err, errlen, "tunnel %s: crl_file %s: cannot read: %s",
+			 t->name, t->crl_file, strerror(errno));
+		goto out;
+	}
+	rc = tls_crl_import(&data, &crls, &ncrls);
+	if (rc < 0 || ncrls == 0) {
+		snprintf(err, errlen,
+			 "tunnel %s: crl_file %s: expected CRLs (PEM or DER): %s",
+			 t->name, t->crl_file,
+			 rc < 0 ? gnutls_strerror(rc) : "none found");
+		goto out;
+	}
+	rc = gnutls_load_file(t->ca_file, &cadata);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_list_import2(&cas, &ncas, &cadata,
+						  GNUTLS_X509_FMT_PEM, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "tunnel %s: ca_file %s: %s", t->name,
+			 t->ca_file, gnutls_strerror(rc));
+		goto out;
+	}
+	for (unsigned i = 0; i < ncrls; i++)
+		if (tls_crl_check(crls[i], cas, ncas, why, sizeof why) < 0) {
+			snprintf(err, errlen, "tunnel %s: crl_file %s: %s",
+				 t->name, t->crl_file, why);
+			goto out;
+		}
+	rc = gnutls_certificate_set_x509_crl(ctx->creds, crls, (int)ncrls);
+	if (rc < 0) {
+		snprintf(err, errlen, "tunnel %s: crl_file %s: %s", t->name,
+			 t->crl_file, gnutls_strerror(rc));
+		goto out;
+	}
+	ret = 0;
+out:
+	for (unsigned i = 0; i < ncrls; i++)
+		gnutls_x509_crl_deinit(crls[i]);
+	gnutls_free(crls);
+	for (unsigned i = 0; i < ncas; i++)
+		gnutls_x509_crt_deinit(cas[i]);
+	gnutls_free(cas);
+	gnutls_free(data.data);
+	gnutls_free(cadata.data);
+	return ret;
 }
 
 int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
@@ -77,6 +219,8 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 			 rc == 0 ? "no certificate found" : gnutls_strerror(rc));
 		goto err;
 	}
+	if (t->crl_file && tls_crl_load(ctx, t, err, errlen) < 0)
+		goto err;
 	tls_priority_string(t, prio, sizeof prio);
 	rc = gnutls_priority_init(&ctx->prio, prio, &pos);
 	if (rc < 0)
@@ -136,6 +280,31 @@ static void tls_status_reason(gnutls_session_t s, unsigned status,
 		buf[--l] = '\0';
 }
 
+/** @brief "certificate revoked: DN, serial HEX (crl_file PATH)". */
+static void tls_revoked_reason(gnutls_session_t s, const char *crl_file,
+			       char *buf, size_t len)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	unsigned char serial[40];
+	char dn[256] = "(unreadable)", hex[2 * sizeof serial + 1] = "?";
+	size_t l = sizeof serial, dl = sizeof dn;
+	gnutls_x509_crt_t crt;
+
+	if (certs && n && gnutls_x509_crt_init(&crt) >= 0) {
+		if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0) {
+			if (gnutls_x509_crt_get_dn(crt, dn, &dl) < 0)
+				snprintf(dn, sizeof dn, "(unreadable)");
+			if (gnutls_x509_crt_get_serial(crt, serial, &l) >= 0)
+				for (size_t i = 0; i < l; i++)
+					snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+	snprintf(buf, len, "certificate revoked: %s, serial %s (crl_file %s)",
+		 dn, hex, crl_file ? crl_file : "?");
+}
+
 /** @brief Who the peer is, in one short phrase for a log line; @none when
  *  the certificate names no one. */
 static void tls_identity_name(const struct tls_identity *id, const char *none,
@@ -155,7 +324,7 @@ const char *tls_fail_name(enum tls_fail f)
 {
 	static const char *const names[TLS_FAIL_N] = {
 		"protocol", "unknown_ca", "no_certificate", "allow_list",
-		"expired", "name_mismatch", "timeout",
+		"expired", "name_mismatch", "timeout", "revoked",
 	};
 
 	return (unsigned)f < TLS_FAIL_N ? names[f] : "protocol";
@@ -196,6 +365,11 @@ static int tls_verify_peer(gnutls_session_t s)
 	if (rc < 0) {
 		snprintf(k->reason, sizeof k->reason,
 			 "verifying the peer's certificate: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	if (status & GNUTLS_CERT_REVOKED) {
+		k->why = TLS_FAIL_REVOKED;
+		tls_revoked_reason(s, t->crl_file, k->reason, sizeof k->reason);
 		return -1;
 	}
 	if (status) {
@@ -425,6 +599,17 @@ void tls_recv_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 	if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
 		snprintf(buf, len, "peer sent TLS alert: %s",
 			 gnutls_alert_get_name(gnutls_alert_get(s)));
+	else if (rc == GNUTLS_E_REHANDSHAKE)
+		snprintf(buf, len,
+			 "peer asked to renegotiate (TLS 1.2): refused, renegotiation is not supported");
+	else if (rc == GNUTLS_E_TOO_MANY_HANDSHAKE_PACKETS)
+		snprintf(buf, len,
+			 "peer sent too many post-handshake messages (KeyUpdate flood? GnuTLS takes 8 a second): %s",
+			 gnutls_strerror(rc));
+	else if (rc == GNUTLS_E_DECRYPTION_FAILED)
+		snprintf(buf, len,
+			 "a record from the TLS peer failed authentication (bad_record_mac: corrupted or forged): %s",
+			 gnutls_strerror(rc));
 	else
 		snprintf(buf, len, "receiving from TLS peer: %s",
 			 gnutls_strerror(rc));

@@ -37,6 +37,7 @@ enum tls_fail {
 	TLS_FAIL_EXPIRED,		/* expired or not yet valid */
 	TLS_FAIL_NAME,			/* not server_name (client role) */
 	TLS_FAIL_TIMEOUT,		/* handshake_timeout passed */
+	TLS_FAIL_REVOKED,		/* in crl_file */
 	TLS_FAIL_N
 };
 /** @brief "unknown_ca", "no_certificate"... (metric label values). */

@@ -473,25 +473,46 @@ assert_log_lacks() {
 
 # assert_no_secrets KEYFILE...: no log of this test (all at log_level
 # debug or info; SECRET_LOGS, default every $T/*.log) holds the key in any
-# KEYFILE, nor a SAS token or its signature.
+# KEYFILE (a PEM file: any line of its body, and of the hex dump certtool
+# writes above it; else its first line), nor a SAS token or its signature.
 assert_no_secrets() {
 	local k f key logs
 	# shellcheck disable=SC2206 # a list of paths, split on purpose
 	logs=(${SECRET_LOGS:-"$T"/*.log})
 	for k in "$@"; do
+		if grep -q '^-----BEGIN' "$k"; then
+			# Body lines long enough not to match by chance.
+			while IFS= read -r key; do
+				secret_absent "PEM body of ${k##*/}" "$key" "${logs[@]}"
+			done < <({ sed -n '/^-----BEGIN/,/^-----END/p' "$k" |
+				   grep -v '^-----'
+				   sed -n '/^private key:/,/^$/p' "$k" |
+				   tr -d ' \t' | grep ':..:'
+				 } | grep -E '^.{16,}$')
+			continue
+		fi
 		key=$(head -n1 "$k")
 		[ -n "$key" ] || fail "assert_no_secrets: $k is empty"
-		for f in "${logs[@]}"; do
-			[ -f "$f" ] || continue
-			if grep -qF -- "$key" "$f"; then
-				fail "${f##*/} holds the key of ${k##*/}"
-			fi
-		done
+		secret_absent "the key of ${k##*/}" "$key" "${logs[@]}"
 	done
 	for f in "${logs[@]}"; do
 		[ -f "$f" ] || continue
 		if grep -Eq -- 'SharedAccessSignature|[?&]sig=|sb-hc-token=' "$f"; then
 			fail "${f##*/} holds a token: $(grep -Eo -m1 -- '.{0,40}(SharedAccessSignature|sig=|sb-hc-token=)' "$f")"
+		fi
+	done
+}
+
+# secret_absent WHAT TEXT FILE...: no FILE holds TEXT (WHAT names it in
+# the failure, which never prints TEXT itself).
+secret_absent() {
+	local what=$1 text=$2 f
+	shift 2
+	[ -n "$text" ] || fail "secret_absent: $what is empty"
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		if grep -qF -- "$text" "$f"; then
+			fail "${f##*/} holds $what (line $(grep -nF -- "$text" "$f" | head -n1 | cut -d: -f1))"
 		fi
 	done
 }

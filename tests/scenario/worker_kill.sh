@@ -57,11 +57,11 @@ spread() {
 
 # run_batch NAME PORT MASTER: start NC paced transfers in the background,
 # spread over both of MASTER's workers on PORT. The workers share the
-# listener (EPOLLEXCLUSIVE), so the one that wakes may take them all: up
-# to 5 tries.
+# listener (EPOLLEXCLUSIVE), so the one that wakes may take them all
+# (seen 2 tries in a row): up to 10 tries.
 run_batch() {
 	local try port=$2 master=$3
-	for try in 1 2 3 4 5; do
+	for try in $(seq 10); do
 		"$TCPTOOL" -t 120 many 127.0.0.1 "$CLI" "$NC" "$BYTES" --pace "$PACE" \
 			--report "$T/$1.report" >"$T/$1.out" 2>"$T/$1.err" &
 		BATCH=$!
@@ -74,7 +74,7 @@ run_batch() {
 		wait "$BATCH"
 		wait_until 10 eval '[ "$(owners "$port" | wc -l)" -eq 0 ]'
 	done
-	fail "$1: 5 tries, the connections never spread over both workers"
+	fail "$1: 10 tries, the connections never spread over both workers"
 }
 
 # --- the client role's worker ---------------------------------------------

@@ -69,7 +69,12 @@ static void conn_fd_close(struct conn *c, struct conn_fd *f, int reset)
 	if (reset) {
 		struct linger lg = { 1, 0 };
 		setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	} else if (f->abortive) {
+		/* an orderly close: the FIN, not conn_arm_reset's reset */
+		struct linger lg = { 0, 0 };
+		setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	}
+	f->abortive = 0;
 	/* close() removes the fd from epoll. */
 	close(f->fd);
 	f->fd = -1;
@@ -562,6 +567,22 @@ static int conn_choose_path(struct conn *c)
 	return 0;
 }
 
+/** @brief While a connection relays, a close its worker did not choose
+ *  must reach the plain peer (the app, the backend) as a reset. A worker that dies (SIGKILL, a crash)
+ *  has its sockets closed by the kernel, which sends a FIN when nothing
+ *  is left unread: the app or backend would take a stream cut in the
+ *  middle for a whole one. With SO_LINGER {1, 0} that close is a reset;
+ *  conn_fd_close() takes it off again before every close of our own
+ *  that means a clean end. */
+static void conn_arm_reset(struct conn_fd *f)
+{
+	struct linger lg = { 1, 0 };
+
+	if (f->fd >= 0 &&
+	    setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0)
+		f->abortive = 1;
+}
+
 void conn_start_relay(struct conn *c)
 {
 	enum mover_status rs;
@@ -576,6 +597,14 @@ void conn_start_relay(struct conn *c)
 	c->st = CONN_RELAYING;
 	c->idle_bytes = c->bytes_up + c->bytes_down;
 	c->idle_since = timer_now_ms();
+	/* The TLS leg too: its peer takes a FIN without close_notify for an
+	 * end (mover_down_fill: peers that never send one are common), so
+	 * a dead worker's peer daemon would pass the cut on as a clean end.
+	 * Not a relay's or a listener's control channel: WebSocket close
+	 * frames say how those end, and a FIN is how they are seen to go. */
+	conn_arm_reset(&c->plain);
+	if (!c->rc && !hcl_is_control(c))
+		conn_arm_reset(&c->tls);
 	if (c->rc)
 		c->mover = relay_mover(c);
 	else if (hcl_is_control(c))

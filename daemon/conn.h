@@ -40,6 +40,7 @@ struct conn_fd {
 	int fd;
 	uint32_t events;	/* registered interest */
 	int registered;
+	int abortive;		/* SO_LINGER {1, 0} set: see conn_arm_reset */
 	struct conn *c;
 };
 

@@ -137,15 +137,26 @@ static void worker_accept(struct worker *w, struct listener *l)
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
-			if (now - w->accept_warned > 1000) {
-				w->accept_warned = now;
+			/* Once per shortage, not once per retry: out of
+			 * descriptors for an hour is two lines, not 36,000. */
+			if (!w->accept_short) {
+				w->accept_short = now ? now : 1;
 				log_warn("tunnel %s: accept: %s; not accepting for %d ms",
 					 l->t->cfg->name, strerror(errno),
 					 WORKER_ACCEPT_PAUSE_MS);
 			}
+			w->accept_fails++;
 			if (!w->accept_resume && worker_listeners(w, EPOLL_CTL_DEL) == 0)
 				w->accept_resume = now + WORKER_ACCEPT_PAUSE_MS;
 			return;
+		}
+		if (w->accept_short) {
+			log_notice("tunnel %s: accepting again after %llu ms (%lu failed accepts, retried every %d ms)",
+				   l->t->cfg->name,
+				   (unsigned long long)(timer_now_ms() - w->accept_short),
+				   w->accept_fails, WORKER_ACCEPT_PAUSE_MS);
+			w->accept_short = 0;
+			w->accept_fails = 0;
 		}
 		conn_accept(w, l->t, fd, (struct sockaddr *)&ss);
 	}

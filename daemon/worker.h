@@ -66,7 +66,8 @@ struct worker {
 	int draining;
 	uint64_t drain_deadline;
 	uint64_t accept_resume;		/* accepting paused until then; 0: not */
-	uint64_t accept_warned;		/* last accept error logged */
+	uint64_t accept_short;		/* accept failing since then; 0: not */
+	unsigned long accept_fails;	/* failed accepts since accept_short */
 	int idle_any;			/* a tunnel has idle_timeout */
 	uint64_t idle_at;		/* the next idle sweep (ms) */
 };

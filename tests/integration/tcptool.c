@@ -10,7 +10,10 @@
  *   tcptool [-t SECS] listening PORT... [--pid PID]
  *   tcptool [-t SECS] serve PORT [options]
  *   tcptool [-t SECS] sendrecv HOST PORT INFILE OUTFILE [--no-fin]
- *   tcptool [-t SECS] many HOST PORT N BYTES
+ *   tcptool [-t SECS] many HOST PORT N BYTES [--pace B/S] [--report FILE]
+ *   tcptool [-t SECS] stall HOST PORT N [--send FILE]
+ *   tcptool [-t SECS] pingpong HOST PORT N [--new] [--bytes B]
+ *   tcptool [-t SECS] churn HOST PORT N [--parallel P] [--bytes B]
  *   tcptool [-t SECS] expect-closed HOST PORT [--silent]
  *   tcptool [-t SECS] blackhole PORT [--pid-file F]
  *
@@ -1136,8 +1139,12 @@ struct many_conn {
 	enum many_state st;
 	uint64_t sent, got;
 	int wr_shut;
+	int port;			/* our local port (many --report) */
 	char why[128];
 };
+
+static uint64_t many_pace;		/* many --pace: bytes/s per connection */
+static int64_t many_t0;			/* many: when the connects started */
 
 static void many_fail(struct many_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -1159,6 +1166,14 @@ static void many_send(struct many_conn *c, uint32_t id, uint64_t bytes)
 	unsigned char buf[16384];
 	size_t len = bytes - c->sent < sizeof buf ? (size_t)(bytes - c->sent) : sizeof buf;
 	ssize_t n;
+
+	if (many_pace) {
+		uint64_t may = many_pace * (uint64_t)(tt_now_ms() - many_t0) / 1000;
+
+		len = may <= c->sent ? 0 : may - c->sent < len ? (size_t)(may - c->sent) : len;
+		if (!len && c->sent < bytes)
+			return;
+	}
 
 	for (size_t i = 0; i < len; i++)
 		buf[i] = tt_pattern(id, c->sent + i);
@@ -1231,8 +1246,19 @@ static int cmd_many(int argc, char **argv)
 	size_t ok = 0, failed = 0;
 	int64_t start = tt_now_ms();
 
-	if (argc != 4)
-		tt_die(TT_EX_USAGE, "usage: many HOST PORT N BYTES");
+	const char *report = NULL;
+
+	if (argc < 4)
+		tt_die(TT_EX_USAGE, "usage: many HOST PORT N BYTES [--pace BYTES/S] [--report FILE]");
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "--pace") && i + 1 < argc)
+			many_pace = (uint64_t)tt_num(argv[++i], 1, (long long)1 << 40, "--pace");
+		else if (!strcmp(argv[i], "--report") && i + 1 < argc)
+			report = argv[++i];
+		else
+			tt_die(TT_EX_USAGE, "usage: many HOST PORT N BYTES [--pace BYTES/S] [--report FILE]");
+	}
+	many_t0 = tt_now_ms();
 	tt_resolve(argv[0], argv[1], &ss, &sslen);
 	n = (uint32_t)tt_num(argv[2], 1, 100000, "N");
 	bytes = (uint64_t)tt_num(argv[3], 0, (long long)1 << 40, "BYTES");
@@ -1251,6 +1277,14 @@ static int cmd_many(int argc, char **argv)
 			c[i].st = MANY_FAILED;
 			snprintf(c[i].why, sizeof c[i].why, "connect: %s",
 				 strerror(err));
+		} else {
+			struct sockaddr_storage me;
+			socklen_t melen = sizeof me;
+
+			if (getsockname(c[i].fd, (struct sockaddr *)&me, &melen) == 0)
+				c[i].port = ntohs(me.ss_family == AF_INET6 ?
+						  ((struct sockaddr_in6 *)&me)->sin6_port :
+						  ((struct sockaddr_in *)&me)->sin_port);
 		}
 	}
 	for (;;) {
@@ -1276,7 +1310,8 @@ static int cmd_many(int argc, char **argv)
 			pending += c[i].st == MANY_CONNECTING || c[i].st == MANY_RUNNING;
 		snprintf(what, sizeof what, "with %zu of %u connections unfinished",
 			 pending, n);
-		r = poll(pfd, np, tt_poll_timeout(what));
+		r = tt_poll_timeout(what);
+		r = poll(pfd, np, many_pace && r > 10 ? 10 : r);
 		if (r < 0 && errno != EINTR)
 			tt_die(TT_EX_FAIL, "poll: %s", strerror(errno));
 		for (size_t k = 0; r > 0 && k < np; k++) {
@@ -1301,6 +1336,18 @@ static int cmd_many(int argc, char **argv)
 				many_recv(m, (uint32_t)idx[k], bytes);
 		}
 	}
+	if (report) {
+		FILE *f = fopen(report, "w");
+
+		if (!f)
+			tt_die(TT_EX_FAIL, "%s: %s", report, strerror(errno));
+		for (uint32_t i = 0; i < n; i++)
+			fprintf(f, "conn %u port %d %s got %" PRIu64 " %s\n", i, c[i].port,
+				c[i].st == MANY_OK ? "ok" : "failed", c[i].got,
+				c[i].st == MANY_OK ? "whole" : c[i].why);
+		if (fclose(f))
+			tt_die(TT_EX_FAIL, "%s: %s", report, strerror(errno));
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (c[i].st == MANY_OK) {
 			ok++;
@@ -1313,6 +1360,325 @@ static int cmd_many(int argc, char **argv)
 	printf("many: %zu of %u connections echoed %" PRIu64
 	       " bytes byte-exact, %zu failed, %lld ms\n",
 	       ok, n, bytes, failed, (long long)(tt_now_ms() - start));
+	return failed ? TT_EX_FAIL : 0;
+}
+
+/* ---- stall -------------------------------------------------------------- */
+
+/** @brief Slowloris: N connections that send FILE's bytes (or nothing)
+ *  and then stall; prints "stall: N connected" once all are up, then
+ *  waits until the peer has closed every one (EOF or reset) and prints
+ *  the spread of close times, counted from each connection's connect. */
+static int cmd_stall(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned char *send = NULL;
+	size_t send_len = 0;
+	uint32_t n, open_n, up = 0;
+	int *fds;
+	int64_t *t_up, *t_closed, start = tt_now_ms();
+	struct pollfd *pfd;
+	size_t *idx;
+	int64_t lo = INT64_MAX, hi = 0;
+
+	if (argc == 5 && !strcmp(argv[3], "--send"))
+		send = tt_slurp(argv[4], &send_len);
+	else if (argc != 3)
+		tt_die(TT_EX_USAGE, "usage: stall HOST PORT N [--send FILE]");
+	tt_resolve(argv[0], argv[1], &ss, &sslen);
+	n = (uint32_t)tt_num(argv[2], 1, 15000, "N");
+	fds = calloc(n, sizeof *fds);
+	t_up = calloc(n, sizeof *t_up);
+	t_closed = calloc(n, sizeof *t_closed);
+	pfd = calloc(n, sizeof *pfd);
+	idx = calloc(n, sizeof *idx);
+	if (!fds || !t_up || !t_closed || !pfd || !idx)
+		tt_die(TT_EX_FAIL, "out of memory");
+	/* connect in batches of 100, each batch up before the next */
+	for (uint32_t b = 0; b < n; b += 100) {
+		uint32_t e = b + 100 < n ? b + 100 : n, pending;
+
+		for (uint32_t i = b; i < e; i++) {
+			fds[i] = tt_connect_start(&ss, sslen);
+			if (fds[i] < 0)
+				tt_die(TT_EX_FAIL, "connection %u: connect: %s", i,
+				       strerror(-fds[i]));
+		}
+		do {
+			size_t np = 0;
+
+			for (uint32_t i = b; i < e; i++) {
+				if (t_up[i])
+					continue;
+				pfd[np] = (struct pollfd){ .fd = fds[i], .events = POLLOUT };
+				idx[np++] = i;
+			}
+			pending = (uint32_t)np;
+			if (!np)
+				break;
+			if (poll(pfd, np, tt_poll_timeout("for the connects")) <= 0)
+				continue;
+			for (size_t k = 0; k < np; k++) {
+				uint32_t i = (uint32_t)idx[k];
+				int err;
+
+				if (!pfd[k].revents)
+					continue;
+				err = tt_connect_result(fds[i]);
+				if (err)
+					tt_die(TT_EX_FAIL, "connection %u: connect: %s", i,
+					       strerror(err));
+				if (send_len && write(fds[i], send, send_len) != (ssize_t)send_len)
+					tt_die(TT_EX_FAIL, "connection %u: write: %s", i,
+					       strerror(errno));
+				t_up[i] = tt_now_ms();
+				up++;
+			}
+		} while (pending);
+	}
+	printf("stall: %u connected in %lld ms\n", up, (long long)(tt_now_ms() - start));
+	open_n = n;
+	while (open_n) {
+		size_t np = 0;
+		char what[96];
+
+		for (uint32_t i = 0; i < n; i++) {
+			if (t_closed[i])
+				continue;
+			pfd[np] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+			idx[np++] = i;
+		}
+		snprintf(what, sizeof what, "with %u of %u connections still open",
+			 open_n, n);
+		if (poll(pfd, np, tt_poll_timeout(what)) <= 0)
+			continue;
+		for (size_t k = 0; k < np; k++) {
+			uint32_t i = (uint32_t)idx[k];
+			unsigned char buf[4096];
+			ssize_t r;
+
+			if (!pfd[k].revents)
+				continue;
+			r = read(fds[i], buf, sizeof buf);
+			if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR)))
+				continue;	/* an alert, or nothing yet */
+			t_closed[i] = tt_now_ms();
+			close(fds[i]);
+			open_n--;
+			if (t_closed[i] - t_up[i] < lo)
+				lo = t_closed[i] - t_up[i];
+			if (t_closed[i] - t_up[i] > hi)
+				hi = t_closed[i] - t_up[i];
+		}
+	}
+	printf("stall: %u closed by the peer, after %lld to %lld ms\n", n,
+	       (long long)lo, (long long)hi);
+	return 0;
+}
+
+/* ---- pingpong ----------------------------------------------------------- */
+
+static int tt_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/** @brief One exchange on @fd: write @len bytes, read as many back. */
+static void tt_exchange(int fd, const unsigned char *out, size_t len, uint32_t round)
+{
+	unsigned char in[4096];
+	size_t sent = 0, got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0) };
+		ssize_t r;
+
+		if (poll(&p, 1, tt_poll_timeout("for an echo")) <= 0)
+			continue;
+		if ((p.revents & POLLOUT) && sent < len) {
+			r = write(fd, out + sent, len - sent);
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				tt_die(TT_EX_FAIL, "round %u: write: %s", round, strerror(errno));
+			if (r > 0)
+				sent += (size_t)r;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(fd, in, sizeof in);
+			if (r == 0)
+				tt_die(TT_EX_FAIL, "round %u: EOF after %zu bytes", round, got);
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				tt_die(TT_EX_FAIL, "round %u: read: %s", round, strerror(errno));
+			if (r > 0 && (got + (size_t)r > len || memcmp(in, out + got, (size_t)r)))
+				tt_die(TT_EX_FAIL, "round %u: the echo differs", round);
+			if (r > 0)
+				got += (size_t)r;
+		}
+	}
+}
+
+/** @brief Request/response latencies against an echo service: N rounds
+ *  of a BYTES request (default 64) and its echo on one connection, or,
+ *  with --new, each on a new connection (connect, exchange, close).
+ *  Prints "pingpong: N rounds min_us=.. median_us=.. max_us=..". */
+static int cmd_pingpong(int argc, char **argv)
+{
+	size_t len = 64;
+	int fresh = 0, fd = -1;
+	uint32_t n;
+	int64_t *us;
+	unsigned char *out;
+	struct timespec a, b;
+
+	if (argc < 3)
+		tt_die(TT_EX_USAGE, "usage: pingpong HOST PORT N [--new] [--bytes B]");
+	n = (uint32_t)tt_num(argv[2], 1, 100000, "N");
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--new"))
+			fresh = 1;
+		else if (!strcmp(argv[i], "--bytes") && i + 1 < argc)
+			len = (size_t)tt_num(argv[++i], 1, 1 << 20, "--bytes");
+		else
+			tt_die(TT_EX_USAGE, "usage: pingpong HOST PORT N [--new] [--bytes B]");
+	}
+	us = calloc(n, sizeof *us);
+	out = malloc(len);
+	if (!us || !out)
+		tt_die(TT_EX_FAIL, "out of memory");
+	for (uint32_t r = 0; r < n; r++) {
+		for (size_t i = 0; i < len; i++)
+			out[i] = tt_pattern(r, i);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (fd < 0)
+			fd = tt_connect(argv[0], argv[1]);
+		tt_exchange(fd, out, len, r);
+		if (fresh) {
+			close(fd);
+			fd = -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		us[r] = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
+	}
+	if (fd >= 0)
+		close(fd);
+	qsort(us, n, sizeof *us, tt_cmp_i64);
+	printf("pingpong: %u rounds%s min_us=%lld median_us=%lld max_us=%lld\n", n,
+	       fresh ? " (new connection each)" : "", (long long)us[0],
+	       (long long)us[n / 2], (long long)us[n - 1]);
+	return 0;
+}
+
+/* ---- churn -------------------------------------------------------------- */
+
+/** @brief N short connections to an echo service, P (default 8) at a
+ *  time: each connects, sends BYTES (default 32) of its own pattern and
+ *  FIN, checks the echo and the peer's EOF, and closes. Exit 0 only if
+ *  all N were whole. */
+static int cmd_churn(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint32_t n, par = 8, next = 0, ok = 0, failed = 0;
+	uint64_t bytes = 32;
+	struct many_conn *c;
+	uint32_t *id;
+	struct pollfd *pfd;
+	int64_t start = tt_now_ms();
+
+	if (argc < 3)
+		tt_die(TT_EX_USAGE, "usage: churn HOST PORT N [--parallel P] [--bytes B]");
+	tt_resolve(argv[0], argv[1], &ss, &sslen);
+	n = (uint32_t)tt_num(argv[2], 1, 10000000, "N");
+	for (int i = 3; i + 1 < argc + 1; i++) {
+		if (!strcmp(argv[i], "--parallel") && i + 1 < argc)
+			par = (uint32_t)tt_num(argv[++i], 1, 1000, "--parallel");
+		else if (!strcmp(argv[i], "--bytes") && i + 1 < argc)
+			bytes = (uint64_t)tt_num(argv[++i], 1, 1 << 20, "--bytes");
+		else
+			tt_die(TT_EX_USAGE, "usage: churn HOST PORT N [--parallel P] [--bytes B]");
+	}
+	c = calloc(par, sizeof *c);
+	id = calloc(par, sizeof *id);
+	pfd = calloc(par, sizeof *pfd);
+	if (!c || !id || !pfd)
+		tt_die(TT_EX_FAIL, "out of memory");
+	for (uint32_t s = 0; s < par; s++)
+		c[s].st = MANY_OK;	/* a free slot */
+	while (ok + failed < n) {
+		char what[96];
+		int r;
+
+		for (uint32_t s = 0; s < par; s++) {
+			if ((c[s].st == MANY_OK || c[s].st == MANY_FAILED) && next < n) {
+				if (c[s].st == MANY_FAILED && c[s].why[0]) {
+					if (failed <= 5)
+						fprintf(stderr, "tcptool: churn: connection %u: %s\n",
+							id[s], c[s].why);
+				}
+				memset(&c[s], 0, sizeof c[s]);
+				id[s] = next++;
+				c[s].fd = tt_connect_start(&ss, sslen);
+				c[s].st = MANY_CONNECTING;
+				if (c[s].fd < 0) {
+					fprintf(stderr, "tcptool: churn: connection %u: connect: %s\n",
+						id[s], strerror(-c[s].fd));
+					c[s].fd = -1;
+					c[s].st = MANY_FAILED;
+					c[s].why[0] = 0;
+					failed++;
+				}
+			}
+			pfd[s] = (struct pollfd){ .fd = -1 };
+			if (c[s].st == MANY_CONNECTING)
+				pfd[s] = (struct pollfd){ .fd = c[s].fd, .events = POLLOUT };
+			else if (c[s].st == MANY_RUNNING)
+				pfd[s] = (struct pollfd){ .fd = c[s].fd,
+					.events = (short)(POLLIN | (c[s].wr_shut ? 0 : POLLOUT)) };
+		}
+		snprintf(what, sizeof what, "with %u of %u connections done (%u failed)",
+			 ok + failed, n, failed);
+		r = poll(pfd, par, tt_poll_timeout(what));
+		if (r < 0 && errno != EINTR)
+			tt_die(TT_EX_FAIL, "poll: %s", strerror(errno));
+		for (uint32_t s = 0; r > 0 && s < par; s++) {
+			struct many_conn *m = &c[s];
+			short rev = pfd[s].revents;
+
+			if (!rev || pfd[s].fd < 0)
+				continue;
+			if (m->st == MANY_CONNECTING) {
+				int err = tt_connect_result(m->fd);
+
+				if (err) {
+					many_fail(m, "connect: %s", strerror(err));
+					failed++;
+					continue;
+				}
+				m->st = MANY_RUNNING;
+				rev = POLLOUT;
+			}
+			if (m->st == MANY_RUNNING && (rev & POLLOUT) && !m->wr_shut)
+				many_send(m, id[s], bytes);
+			if (m->st == MANY_RUNNING && (rev & (POLLIN | POLLHUP | POLLERR)))
+				many_recv(m, id[s], bytes);
+			if (m->st == MANY_OK)
+				ok++;
+			else if (m->st == MANY_FAILED)
+				failed++;
+		}
+	}
+	for (uint32_t s = 0; s < par; s++)
+		if (c[s].st == MANY_FAILED && c[s].why[0] && failed <= 5)
+			fprintf(stderr, "tcptool: churn: connection %u: %s\n", id[s], c[s].why);
+	{
+		int64_t ms = tt_now_ms() - start;
+
+		printf("churn: %u of %u connections whole, %u failed, %lld ms, %lld/s\n",
+		       ok, n, failed, (long long)ms,
+		       (long long)(ms ? (int64_t)ok * 1000 / ms : 0));
+	}
 	return failed ? TT_EX_FAIL : 0;
 }
 
@@ -1415,6 +1781,9 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "sendrecv", cmd_sendrecv },
 	{ "many", cmd_many },
+	{ "stall", cmd_stall },
+	{ "pingpong", cmd_pingpong },
+	{ "churn", cmd_churn },
 	{ "expect-closed", cmd_expect_closed },
 	{ "blackhole", cmd_blackhole },
 };
@@ -1434,7 +1803,13 @@ static void tt_usage(void)
 		"                         [--fin-after BYTES]  (FIN only once BYTES came in)\n"
 		"  sendrecv HOST PORT INFILE OUTFILE [--no-fin]\n"
 		"                                     send INFILE, then FIN; read to EOF\n"
-		"  many HOST PORT N BYTES             N concurrent echo checks of BYTES each\n"
+		"  many HOST PORT N BYTES [--pace BYTES/S] [--report FILE]\n"
+		"                                     N concurrent echo checks of BYTES each;\n"
+		"                                     --report: each connection's outcome\n"
+		"  stall HOST PORT N [--send FILE]    N connections that send FILE (or nothing)\n"
+		"                                     and stall; wait until the peer closes all\n"
+		"  pingpong HOST PORT N [--new] [--bytes B]  request/response latencies\n"
+		"  churn HOST PORT N [--parallel P] [--bytes B]  N short echo connections\n"
 		"  expect-closed HOST PORT [--silent] send a line (or nothing), expect a close\n"
 		"  blackhole PORT [--pid-file F]      a port where connect() hangs\n"
 		"Every command gives up after -t SECONDS (default 60) and exits 124.\n");

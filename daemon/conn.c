@@ -89,6 +89,21 @@ static void conn_fd_drain(struct conn_fd *f)
 			break;
 }
 
+/** @brief Does a failure end the TLS leg with a fatal alert? While
+ *  relaying, and in the server role while the backend is being reached
+ *  (the handshake is done, the app on the client role's side waits):
+ *  the alert is how the other daemon learns it was not a clean end and
+ *  resets its app. Without it a backend that refused or reset at once
+ *  reached the app as a clean EOF ("TLS peer closed without
+ *  close_notify" reads as an end). */
+static int conn_alert_on_error(const struct conn *c)
+{
+	if (c->st == CONN_RELAYING)
+		return 1;
+	return c->st == CONN_CONNECTING && c->t->cfg->role == CFG_ROLE_SERVER &&
+	       !c->pr && !c->rc && !hcl_backend_phase(c);
+}
+
 void conn_close(struct conn *c, int error)
 {
 	struct worker *w = c->w;
@@ -118,7 +133,7 @@ void conn_close(struct conn *c, int error)
 	conn_pp_free(c);
 	proto_client_free(c);
 	timer_cancel(&w->timers, &c->timer);
-	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls)
+	if (c->sess && error && !c->ktls && conn_alert_on_error(c))
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
 	/* An error on one leg is shown on the other as a reset, never as a
 	 * clean end that would pass a truncated stream for a whole one. */

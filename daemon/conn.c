@@ -108,6 +108,7 @@ void conn_close(struct conn *c, int error)
 {
 	struct worker *w = c->w;
 	uint64_t ms = timer_now_ms() - c->started_ms;
+	int reset_tls;
 
 	if (c->st == CONN_CLOSED)
 		return;
@@ -133,14 +134,20 @@ void conn_close(struct conn *c, int error)
 	conn_pp_free(c);
 	proto_client_free(c);
 	timer_cancel(&w->timers, &c->timer);
-	if (c->sess && error && !c->ktls && conn_alert_on_error(c))
+	reset_tls = error && conn_alert_on_error(c);
+	if (c->sess && reset_tls && !c->ktls)
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
 	/* An error on one leg is shown on the other as a reset, never as a
-	 * clean end that would pass a truncated stream for a whole one. */
+	 * clean end that would pass a truncated stream for a whole one. The
+	 * TLS leg of a failed relay is reset too, behind the alert: a peer
+	 * that is not reading that leg (its own destination never reads)
+	 * learns of the end from the reset (mover_pump's EPOLLERR watch),
+	 * where a FIN and the alert would wait unseen behind the bytes it
+	 * has not read, holding its connection as long. */
 	conn_fd_close(c, &c->plain, error);
-	if (error)
+	if (error && !reset_tls)
 		conn_fd_drain(&c->tls);
-	conn_fd_close(c, &c->tls, 0);
+	conn_fd_close(c, &c->tls, reset_tls);
 	if (c->sess) {
 		gnutls_deinit(c->sess);
 		c->sess = NULL;
@@ -530,6 +537,24 @@ void conn_start_relay(struct conn *c)
 		conn_close(c, rs == MOVER_ERROR);
 }
 
+/** @brief A relaying leg watched only for errors (mover_pump) has one:
+ *  the peer reset it (or it timed out). Fills c->reason. An EPOLLHUP
+ *  without an error is no failure: it can be an event of this round
+ *  collected before the mover changed what it waits for. */
+static int conn_fd_broken(struct conn *c, struct conn_fd *f, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (!(events & (EPOLLERR | EPOLLHUP)) || (f->events & (EPOLLIN | EPOLLOUT)))
+		return 0;
+	if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
+		return 0;
+	snprintf(c->reason, sizeof c->reason, "%s side: %s",
+		 f == &c->plain ? "plain" : "TLS", strerror(err));
+	return 1;
+}
+
 void conn_event(struct conn_fd *f, uint32_t events)
 {
 	struct conn *c = f->c;
@@ -558,6 +583,10 @@ void conn_event(struct conn_fd *f, uint32_t events)
 			proto_event(c, f, events);
 		break;
 	case CONN_RELAYING:
+		if (conn_fd_broken(c, f, events)) {
+			conn_close(c, 1);
+			break;
+		}
 		rs = c->mover->on_event(c, f, events);
 		if (rs != MOVER_CONTINUE)
 			conn_close(c, rs == MOVER_ERROR);

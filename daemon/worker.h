@@ -67,6 +67,7 @@ struct worker {
 	uint64_t drain_deadline;
 	uint64_t accept_resume;		/* accepting paused until then; 0: not */
 	uint64_t accept_warned;		/* last accept error logged */
+	uint64_t trim_due;		/* give memory back then; 0: nothing freed */
 };
 
 /** @brief Serve the tunnels' listeners, and the runtime tunnels the

@@ -15,7 +15,7 @@
  *   tcptool [-t SECS] blackhole PORT [--pid-file F]
  *   tcptool [-t SECS] stream HOST PORT SEND_BYTES EXPECT_BYTES
  *   tcptool [-t SECS] dribble HOST PORT COUNT DELAY_MS
- *   tcptool [-t SECS] hold HOST PORT N [--send] --until FILE
+ *   tcptool [-t SECS] hold HOST PORT N [--send] [--reset] --until FILE
  *   tcptool [-t SECS] expect-reset HOST PORT [--send BYTES]
  *   tcptool [-t SECS] reset HOST PORT BYTES
  *
@@ -1774,27 +1774,31 @@ static int cmd_dribble(int argc, char **argv)
 
 /** @brief N connections that never read. With --send each writes until
  *  its socket takes no more. Prints "hold: ready" once all are connected
- *  (and, with --send, blocked), then holds them until FILE exists. */
+ *  (and, with --send, blocked), then holds them until FILE exists and
+ *  closes them (--reset: with a reset, as a FIN would wait behind the
+ *  bytes the peer never reads). */
 static int cmd_hold(int argc, char **argv)
 {
 	static unsigned char junk[TT_BUFSZ];
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	struct pollfd *p;
-	int n, sending = 0;
+	int n, sending = 0, reset = 0;
 	const char *until = NULL;
 	unsigned long long sent = 0;
 
 	if (argc < 5)
-		tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] --until FILE");
+		tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] [--reset] --until FILE");
 	n = (int)tt_num(argv[2], 1, 10000, "N");
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--send"))
 			sending = 1;
+		else if (!strcmp(argv[i], "--reset"))
+			reset = 1;
 		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
 			until = argv[++i];
 		else
-			tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] --until FILE");
+			tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] [--reset] --until FILE");
 	}
 	if (!until)
 		tt_die(TT_EX_USAGE, "hold: --until FILE is needed");
@@ -1865,9 +1869,12 @@ static int cmd_hold(int argc, char **argv)
 			if (p[i].revents & (POLLERR | POLLHUP))
 				tt_die(TT_EX_FAIL, "connection %d closed while held", i);
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (reset)
+			tt_linger0(p[i].fd);
 		close(p[i].fd);
-	printf("hold: closed %d connections\n", n);
+	}
+	printf("hold: %s %d connections\n", reset ? "reset" : "closed", n);
 	return 0;
 }
 
@@ -2010,7 +2017,7 @@ static void tt_usage(void)
 		"  stream HOST PORT SEND EXPECT       send SEND bytes of a generator, check\n"
 		"                                     EXPECT bytes back (serve --mode stream)\n"
 		"  dribble HOST PORT COUNT DELAY_MS   COUNT one-byte writes to an echo\n"
-		"  hold HOST PORT N [--send] --until FILE\n"
+		"  hold HOST PORT N [--send] [--reset] --until FILE\n"
 		"                                     N connections that never read\n"
 		"  expect-reset HOST PORT [--send BYTES]  expect a reset, not an EOF\n"
 		"  reset HOST PORT BYTES              send BYTES, then reset\n"

@@ -95,10 +95,26 @@ static void conn_fd_drain(struct conn_fd *f)
 			break;
 }
 
+/** @brief Does a failure end the TLS leg with a fatal alert? While
+ *  relaying, and in the server role while the backend is being reached
+ *  (the handshake is done, the app on the client role's side waits):
+ *  the alert is how the other daemon learns it was not a clean end and
+ *  resets its app. Without it a backend that refused or reset at once
+ *  reached the app as a clean EOF ("TLS peer closed without
+ *  close_notify" reads as an end). */
+static int conn_alert_on_error(const struct conn *c)
+{
+	if (c->st == CONN_RELAYING)
+		return 1;
+	return c->st == CONN_CONNECTING && c->t->cfg->role == CFG_ROLE_SERVER &&
+	       !c->pr && !c->rc && !hcl_backend_phase(c);
+}
+
 void conn_close(struct conn *c, int error)
 {
 	struct worker *w = c->w;
 	uint64_t ms = timer_now_ms() - c->started_ms;
+	int reset_tls;
 
 	if (c->st == CONN_CLOSED)
 		return;
@@ -129,7 +145,8 @@ void conn_close(struct conn *c, int error)
 	c->lim = NULL;
 	/* The alert that says why: bad_record_mac for a forged record,
 	 * record_overflow, no_renegotiation...; else internal_error. */
-	if (c->sess && error && c->st == CONN_RELAYING && !c->ktls) {
+	reset_tls = error && conn_alert_on_error(c);
+	if (c->sess && reset_tls && !c->ktls) {
 		if (c->tls_err)
 			gnutls_alert_send_appropriate(c->sess, c->tls_err);
 		else
@@ -137,11 +154,16 @@ void conn_close(struct conn *c, int error)
 					  GNUTLS_A_INTERNAL_ERROR);
 	}
 	/* An error on one leg is shown on the other as a reset, never as a
-	 * clean end that would pass a truncated stream for a whole one. */
+	 * clean end that would pass a truncated stream for a whole one. The
+	 * TLS leg of a failed relay is reset too, behind the alert: a peer
+	 * that is not reading that leg (its own destination never reads)
+	 * learns of the end from the reset (mover_pump's EPOLLERR watch),
+	 * where a FIN and the alert would wait unseen behind the bytes it
+	 * has not read, holding its connection as long. */
 	conn_fd_close(c, &c->plain, error);
-	if (error)
+	if (error && !reset_tls)
 		conn_fd_drain(&c->tls);
-	conn_fd_close(c, &c->tls, 0);
+	conn_fd_close(c, &c->tls, reset_tls);
 	if (c->sess) {
 		gnutls_deinit(c->sess);
 		c->sess = NULL;
@@ -653,6 +675,24 @@ void conn_idle_sweep(struct worker *w, uint64_t now)
 	}
 }
 
+/** @brief A relaying leg watched only for errors (mover_pump) has one:
+ *  the peer reset it (or it timed out). Fills c->reason. An EPOLLHUP
+ *  without an error is no failure: it can be an event of this round
+ *  collected before the mover changed what it waits for. */
+static int conn_fd_broken(struct conn *c, struct conn_fd *f, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (!(events & (EPOLLERR | EPOLLHUP)) || (f->events & (EPOLLIN | EPOLLOUT)))
+		return 0;
+	if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
+		return 0;
+	snprintf(c->reason, sizeof c->reason, "%s side: %s",
+		 f == &c->plain ? "plain" : "TLS", strerror(err));
+	return 1;
+}
+
 void conn_event(struct conn_fd *f, uint32_t events)
 {
 	struct conn *c = f->c;
@@ -681,6 +721,10 @@ void conn_event(struct conn_fd *f, uint32_t events)
 			proto_event(c, f, events);
 		break;
 	case CONN_RELAYING:
+		if (conn_fd_broken(c, f, events)) {
+			conn_close(c, 1);
+			break;
+		}
 		rs = c->mover->on_event(c, f, events);
 		if (rs != MOVER_CONTINUE)
 			conn_close(c, rs == MOVER_ERROR);

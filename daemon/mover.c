@@ -7,6 +7,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "conn.h"
@@ -32,6 +33,16 @@ enum mover_status mover_pump(struct conn *c, mover_step_fn step)
 		*(c->up.wait_tls ? &tls_ev : &plain_ev) |= c->up.wait;
 	if (down == DIR_BLOCKED)
 		*(c->down.wait_tls ? &tls_ev : &plain_ev) |= c->down.wait;
+	/* A leg neither direction waits on now (its reader blocked on the
+	 * other leg, its writer with nothing to write) still has to tell us
+	 * of a reset, or a peer that reset while the other side never reads
+	 * would hold the connection forever: EPOLLERR alone (EPOLLHUP comes
+	 * with it), while our sending side of that leg is open - after our
+	 * FIN, EPOLLHUP would only say the peer's FIN came too. */
+	if (!tls_ev && !c->up.shut)
+		tls_ev = EPOLLERR;
+	if (!plain_ev && !c->down.shut)
+		plain_ev = EPOLLERR;
 	if (conn_want(c, &c->tls, tls_ev) < 0 ||
 	    conn_want(c, &c->plain, plain_ev) < 0) {
 		snprintf(c->reason, sizeof c->reason, "epoll: %s", strerror(errno));

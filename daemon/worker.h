@@ -70,6 +70,7 @@ struct worker {
 	unsigned long accept_fails;	/* failed accepts since accept_short */
 	int idle_any;			/* a tunnel has idle_timeout */
 	uint64_t idle_at;		/* the next idle sweep (ms) */
+	uint64_t trim_due;		/* give memory back then; 0: nothing freed */
 };
 
 /** @brief Serve the tunnels' listeners, and the runtime tunnels the

@@ -16,6 +16,11 @@
  *   tcptool [-t SECS] churn HOST PORT N [--parallel P] [--bytes B]
  *   tcptool [-t SECS] expect-closed HOST PORT [--silent]
  *   tcptool [-t SECS] blackhole PORT [--pid-file F]
+ *   tcptool [-t SECS] stream HOST PORT SEND_BYTES EXPECT_BYTES
+ *   tcptool [-t SECS] dribble HOST PORT COUNT DELAY_MS
+ *   tcptool [-t SECS] hold HOST PORT N [--send] [--reset] --until FILE
+ *   tcptool [-t SECS] expect-reset HOST PORT [--send BYTES]
+ *   tcptool [-t SECS] reset HOST PORT BYTES
  *
  * Exit status: 0 success, 1 the check failed, 2 usage, 124 timed out.
  */
@@ -37,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -284,6 +290,134 @@ static int tt_connect2(const char *host, const char *port, int reset_ok)
 static int tt_connect(const char *host, const char *port)
 {
 	return tt_connect2(host, port, 0);
+}
+
+
+/* ---- stream: a deterministic generator checked at the other end -------- */
+
+/* Seeds of the two directions of a stream: app -> backend, backend -> app. */
+#define ST_SEED_UP 0x75707374726561ULL
+#define ST_SEED_DOWN 0x646f776e737472ULL
+
+/** @brief Word @i of the stream @seed (splitmix64): cheap enough for GiBs. */
+static uint64_t st_word(uint64_t seed, uint64_t i)
+{
+	uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/** @brief Bytes [@off, @off + @len) of the stream @seed into @buf. */
+static void st_fill(unsigned char *buf, uint64_t seed, uint64_t off, size_t len)
+{
+	while (len) {
+		uint64_t w = st_word(seed, off >> 3);
+		size_t s = off & 7, n = 8 - s;
+
+		if (n > len)
+			n = len;
+		memcpy(buf, (unsigned char *)&w + s, n);
+		buf += n;
+		off += n;
+		len -= n;
+	}
+}
+
+/* One end of a stream: sends its bytes then FIN, checks what it receives
+ * against the other direction's generator, byte for byte. */
+struct st_stream {
+	uint64_t send_total, sent, expect, got;
+	uint64_t seed_out, seed_in;
+	int wr_shut, rd_eof, reset;
+	char why[160];			/* set once it went wrong */
+};
+
+/** @brief Send the next piece; FIN after the last. -1: failed (why). */
+static int st_send(struct st_stream *s, int fd)
+{
+	unsigned char buf[TT_BUFSZ];
+	size_t len = s->send_total - s->sent < sizeof buf ?
+		     (size_t)(s->send_total - s->sent) : sizeof buf;
+	ssize_t n = 0;
+
+	if (len) {
+		st_fill(buf, s->seed_out, s->sent, len);
+		n = write(fd, buf, len);
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		snprintf(s->why, sizeof s->why, "write after %" PRIu64 " bytes: %s",
+			 s->sent, strerror(errno));
+		return -1;
+	}
+	if (n > 0)
+		s->sent += (uint64_t)n;
+	if (s->sent == s->send_total && !s->wr_shut) {
+		if (shutdown(fd, SHUT_WR) < 0) {
+			snprintf(s->why, sizeof s->why, "shutdown: %s", strerror(errno));
+			return -1;
+		}
+		s->wr_shut = 1;
+	}
+	return 0;
+}
+
+/** @brief Read and check. -1: failed (why); a reset sets @reset too. */
+static int st_recv(struct st_stream *s, int fd)
+{
+	unsigned char buf[TT_BUFSZ], want[TT_BUFSZ];
+	ssize_t n = read(fd, buf, sizeof buf);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0) {
+		s->reset = errno == ECONNRESET;
+		snprintf(s->why, sizeof s->why, "read after %" PRIu64 " bytes: %s",
+			 s->got, strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
+		s->rd_eof = 1;
+		if (s->got != s->expect) {
+			snprintf(s->why, sizeof s->why,
+				 "EOF after %" PRIu64 " of %" PRIu64 " bytes",
+				 s->got, s->expect);
+			return -1;
+		}
+		return 0;
+	}
+	if (s->got + (uint64_t)n > s->expect) {
+		snprintf(s->why, sizeof s->why,
+			 "%" PRIu64 " bytes, more than the %" PRIu64 " expected",
+			 s->got + (uint64_t)n, s->expect);
+		return -1;
+	}
+	st_fill(want, s->seed_in, s->got, (size_t)n);
+	if (memcmp(buf, want, (size_t)n)) {
+		ssize_t i = 0;
+
+		while (buf[i] == want[i])
+			i++;
+		snprintf(s->why, sizeof s->why, "byte %" PRIu64 " differs",
+			 s->got + (uint64_t)i);
+		return -1;
+	}
+	s->got += (uint64_t)n;
+	return 0;
+}
+
+/** @brief Poll events a stream end waits for. */
+static short st_events(const struct st_stream *s)
+{
+	return (short)((s->rd_eof ? 0 : POLLIN) | (s->wr_shut ? 0 : POLLOUT));
+}
+
+static void tt_linger0(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 /* ---- freeport ---------------------------------------------------------- */
@@ -656,7 +790,12 @@ static int cmd_listening(int argc, char **argv)
 
 /* ---- serve -------------------------------------------------------------- */
 
-enum srv_mode { SRV_ECHO, SRV_SINK_SOURCE };
+/* stream: per connection, a checked stream each way (st_stream);
+ * flood: sends forever, never reads; mute: never reads nor sends;
+ * reset: once the peer sent something, sends --reset-after bytes then
+ * resets (--reset-after 0: resets at once); close: closes at once. */
+enum srv_mode { SRV_ECHO, SRV_SINK_SOURCE, SRV_STREAM, SRV_FLOOD, SRV_MUTE,
+		SRV_RESET, SRV_CLOSE };
 
 struct srv_opts {
 	enum srv_mode mode;
@@ -669,6 +808,9 @@ struct srv_opts {
 	int after_eof;			/* sink-source: send only after peer EOF */
 	long long fin_after;		/* sink-source: FIN only after this many bytes in */
 	long long shut_after;		/* echo: shut write after this many bytes; -1 off */
+	long long send, expect;		/* stream: bytes each way */
+	long long reset_after;		/* reset: bytes sent before the reset */
+	const char *ends_file;		/* a line per connection: how it ended */
 };
 
 struct srv_conn {
@@ -683,6 +825,7 @@ struct srv_conn {
 	long long received;
 	int rd_eof;			/* peer's EOF seen */
 	int wr_shut;			/* we sent our FIN */
+	struct st_stream st;		/* stream mode */
 };
 
 static void tt_on_signal(int sig)
@@ -761,8 +904,30 @@ static struct srv_conn *srv_accept(const struct srv_opts *o, int lfd,
 		if (c->sink_fd < 0)
 			tt_die(TT_EX_FAIL, "%s: %s", path, strerror(errno));
 	}
+	c->st.send_total = (uint64_t)o->send;
+	c->st.expect = (uint64_t)o->expect;
+	c->st.seed_out = ST_SEED_DOWN;
+	c->st.seed_in = ST_SEED_UP;
 	srv_count(o, c);
 	return c;
+}
+
+/** @brief One line in the ends file: how connection @c ended. */
+static void srv_end(const struct srv_opts *o, const struct srv_conn *c,
+		    const char *how)
+{
+	char line[256];
+	int fd, n;
+
+	if (!o->ends_file)
+		return;
+	fd = open(o->ends_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		tt_die(TT_EX_FAIL, "%s: %s", o->ends_file, strerror(errno));
+	n = snprintf(line, sizeof line, "connection %lu: %s, %lld bytes in\n",
+		     c->id, how, c->received);
+	tt_write_file(fd, line, (size_t)n, o->ends_file);
+	close(fd);
 }
 
 static void srv_shut_wr(struct srv_conn *c)
@@ -777,6 +942,14 @@ static short srv_events(const struct srv_opts *o, const struct srv_conn *c)
 {
 	short ev = 0;
 
+	if (o->mode == SRV_STREAM)
+		return st_events(&c->st);
+	if (o->mode == SRV_FLOOD)
+		return POLLOUT;
+	if (o->mode == SRV_MUTE)
+		return 0;
+	if (o->mode == SRV_RESET)
+		return POLLIN | POLLOUT;
 	if (o->mode == SRV_ECHO) {
 		if (!c->rd_eof && c->tail < sizeof c->buf)
 			ev |= POLLIN;
@@ -794,8 +967,70 @@ static short srv_events(const struct srv_opts *o, const struct srv_conn *c)
 
 /** @brief Move bytes for one connection. Returns 1 when it is finished
  *  (both directions done, or an error), 0 to keep it. */
+/** @brief srv_io for the modes that don't relay: stream, flood, mute,
+ *  reset. */
+static int srv_io_special(const struct srv_opts *o, struct srv_conn *c,
+			  short rev)
+{
+	static unsigned char junk[TT_BUFSZ];
+
+	if (o->mode == SRV_STREAM) {
+		if ((rev & POLLOUT) && st_send(&c->st, c->fd) < 0)
+			goto failed;
+		if ((rev & (POLLIN | POLLHUP | POLLERR)) && st_recv(&c->st, c->fd) < 0)
+			goto failed;
+		c->received = (long long)c->st.got;
+		if (c->st.rd_eof && c->st.wr_shut) {
+			srv_end(o, c, "ok");
+			return 1;
+		}
+		return 0;
+	}
+	if (rev & (POLLHUP | POLLERR) && o->mode != SRV_RESET) {
+		srv_end(o, c, tt_connect_result(c->fd) == ECONNRESET ? "reset" :
+			      "closed by the peer");
+		return 1;
+	}
+	if (o->mode == SRV_FLOOD && (rev & POLLOUT) &&
+	    write(c->fd, junk, sizeof junk) < 0 && errno != EAGAIN) {
+		srv_end(o, c, errno == ECONNRESET ? "reset" : "write failed");
+		return 1;
+	}
+	if (o->mode != SRV_RESET)
+		return 0;
+	if (rev & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t n = read(c->fd, junk, sizeof junk);
+		if (n > 0)
+			c->received += n;
+	}
+	/* Mid-stream: the first bytes go out once the peer has spoken, so
+	 * the connection is surely relaying by then. */
+	if ((rev & POLLOUT) && (c->received || !o->reset_after)) {
+		size_t len = (size_t)(o->reset_after - (long long)c->src_off);
+		ssize_t n;
+
+		if (len > sizeof junk)
+			len = sizeof junk;
+		st_fill(junk, ST_SEED_DOWN, c->src_off, len);
+		n = len ? write(c->fd, junk, len) : 0;
+		if (n > 0)
+			c->src_off += (size_t)n;
+	}
+	if ((long long)c->src_off >= o->reset_after) {
+		tt_linger0(c->fd);
+		srv_end(o, c, "reset by us");
+		return 1;
+	}
+	return 0;
+failed:
+	srv_end(o, c, c->st.why);
+	return 1;
+}
+
 static int srv_io(const struct srv_opts *o, struct srv_conn *c, short rev)
 {
+	if (o->mode >= SRV_STREAM)
+		return srv_io_special(o, c, rev);
 	if (rev & (POLLIN | POLLHUP | POLLERR)) {
 		unsigned char tmp[TT_BUFSZ];
 		unsigned char *dst = o->mode == SRV_ECHO ? c->buf + c->tail : tmp;
@@ -805,10 +1040,13 @@ static int srv_io(const struct srv_opts *o, struct srv_conn *c, short rev)
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			tt_warn("conn %lu from %s: read: %s", c->id, c->peer,
 				strerror(errno));
+			srv_end(o, c, errno == ECONNRESET ? "reset" : "read failed");
 			return 1;
 		}
-		if (n == 0 && room && !c->rd_eof)
+		if (n == 0 && room && !c->rd_eof) {
 			c->rd_eof = 1;
+			srv_end(o, c, "eof");
+		}
 		if (n > 0)
 			c->received += n;
 		if (n > 0 && o->mode == SRV_ECHO)
@@ -893,7 +1131,11 @@ static void srv_usage(void)
 	       "usage: serve PORT [--host H]... [--count-file F] [--pid-file F]\n"
 	       "         --mode echo [--shut-after BYTES]\n"
 	       "       | --mode sink-source [--sink PREFIX] [--source FILE] [--after-eof]\n"
-	       "                            [--fin-after BYTES]");
+	       "                            [--fin-after BYTES]\n"
+	       "       | --mode stream --send BYTES --expect BYTES\n"
+	       "       | --mode flood | --mode mute | --mode close\n"
+	       "       | --mode reset --reset-after BYTES\n"
+	       "       [--ends-file F]");
 }
 
 static void srv_parse(struct srv_opts *o, int argc, char **argv)
@@ -919,6 +1161,24 @@ static void srv_parse(struct srv_opts *o, int argc, char **argv)
 			o->mode = SRV_ECHO;
 		else if (!strcmp(a, "--mode") && !strcmp(v, "sink-source"))
 			o->mode = SRV_SINK_SOURCE;
+		else if (!strcmp(a, "--mode") && !strcmp(v, "stream"))
+			o->mode = SRV_STREAM;
+		else if (!strcmp(a, "--mode") && !strcmp(v, "flood"))
+			o->mode = SRV_FLOOD;
+		else if (!strcmp(a, "--mode") && !strcmp(v, "mute"))
+			o->mode = SRV_MUTE;
+		else if (!strcmp(a, "--mode") && !strcmp(v, "reset"))
+			o->mode = SRV_RESET;
+		else if (!strcmp(a, "--mode") && !strcmp(v, "close"))
+			o->mode = SRV_CLOSE;
+		else if (!strcmp(a, "--send"))
+			o->send = tt_num(v, 0, INT64_MAX, "--send");
+		else if (!strcmp(a, "--expect"))
+			o->expect = tt_num(v, 0, INT64_MAX, "--expect");
+		else if (!strcmp(a, "--reset-after"))
+			o->reset_after = tt_num(v, 0, INT64_MAX, "--reset-after");
+		else if (!strcmp(a, "--ends-file"))
+			o->ends_file = v;
 		else if (!strcmp(a, "--host") && o->nhosts < TT_MAX_LISTEN)
 			o->hosts[o->nhosts++] = v;
 		else if (!strcmp(a, "--count-file"))
@@ -1016,6 +1276,11 @@ static int cmd_serve(int argc, char **argv)
 				continue;
 			while ((c = srv_accept(&o, lfds[i], next_id))) {
 				next_id++;
+				if (o.mode == SRV_CLOSE) {
+					srv_end(&o, c, "closed by us");
+					srv_close(c);
+					continue;
+				}
 				conns = realloc(conns, (nconns + 1) * sizeof *conns);
 				if (!conns)
 					tt_die(TT_EX_FAIL, "out of memory");
@@ -1768,6 +2033,313 @@ static int cmd_blackhole(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- stream ------------------------------------------------------------- */
+
+/** @brief One connection: send SEND_BYTES of the up stream, then FIN,
+ *  while checking EXPECT_BYTES of the down stream then EOF (the peer is
+ *  serve --mode stream). Nothing touches the disk, so GiBs are cheap. */
+static int cmd_stream(int argc, char **argv)
+{
+	struct st_stream s = { .seed_out = ST_SEED_UP, .seed_in = ST_SEED_DOWN };
+	int64_t start = tt_now_ms(), ms;
+	int fd;
+
+	if (argc != 4)
+		tt_die(TT_EX_USAGE, "usage: stream HOST PORT SEND_BYTES EXPECT_BYTES");
+	s.send_total = (uint64_t)tt_num(argv[2], 0, INT64_MAX, "SEND_BYTES");
+	s.expect = (uint64_t)tt_num(argv[3], 0, INT64_MAX, "EXPECT_BYTES");
+	fd = tt_connect(argv[0], argv[1]);
+	while (!s.rd_eof || !s.wr_shut) {
+		struct pollfd p = { .fd = fd, .events = st_events(&s) };
+		char what[128];
+		int n;
+
+		snprintf(what, sizeof what, "(sent %" PRIu64 ", received %" PRIu64 " bytes)",
+			 s.sent, s.got);
+		n = poll(&p, 1, tt_poll_timeout(what));
+		if (n < 0 && errno != EINTR)
+			tt_die(TT_EX_FAIL, "poll: %s", strerror(errno));
+		if (n <= 0)
+			continue;
+		if ((p.revents & POLLOUT) && st_send(&s, fd) < 0)
+			tt_die(TT_EX_FAIL, "%s", s.why);
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && st_recv(&s, fd) < 0)
+			tt_die(TT_EX_FAIL, "%s", s.why);
+	}
+	close(fd);
+	ms = tt_now_ms() - start;
+	printf("stream: sent %" PRIu64 ", received %" PRIu64
+	       " bytes byte-exact in %lld ms (%.0f Mbit/s)\n", s.sent, s.got,
+	       (long long)ms, (double)(s.sent + s.got) * 8 / 1000 / (ms ? ms : 1));
+	return 0;
+}
+
+/* ---- dribble ------------------------------------------------------------ */
+
+/** @brief COUNT writes of one byte each to an echo service, DELAY_MS
+ *  apart (0: as fast as the socket takes them), checking the echo. */
+static int cmd_dribble(int argc, char **argv)
+{
+	struct st_stream s = { .seed_out = ST_SEED_UP, .seed_in = ST_SEED_UP };
+	int64_t start = tt_now_ms(), next = 0;
+	long delay;
+	int fd;
+
+	if (argc != 4)
+		tt_die(TT_EX_USAGE, "usage: dribble HOST PORT COUNT DELAY_MS");
+	s.send_total = s.expect = (uint64_t)tt_num(argv[2], 0, INT64_MAX, "COUNT");
+	delay = (long)tt_num(argv[3], 0, 10000, "DELAY_MS");
+	fd = tt_connect(argv[0], argv[1]);
+	while (!s.rd_eof || !s.wr_shut) {
+		struct pollfd p = { .fd = fd, .events = st_events(&s) };
+		int64_t now = tt_now_ms();
+		int t = tt_poll_timeout("for the echo"), n;
+		char what[128];
+
+		if (!s.wr_shut && now < next) {
+			p.events &= ~POLLOUT;
+			if (next - now < t)
+				t = (int)(next - now);
+		}
+		snprintf(what, sizeof what, "(sent %" PRIu64 ", echoed %" PRIu64 ")",
+			 s.sent, s.got);
+		n = poll(&p, 1, tt_poll_timeout(what) < t ? tt_poll_timeout(what) : t);
+		if (n < 0 && errno != EINTR)
+			tt_die(TT_EX_FAIL, "poll: %s", strerror(errno));
+		if (n <= 0)
+			continue;
+		if (p.revents & POLLOUT) {
+			unsigned char b;
+			ssize_t w;
+
+			st_fill(&b, s.seed_out, s.sent, 1);
+			w = s.sent < s.send_total ? write(fd, &b, 1) : 0;
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				tt_die(TT_EX_FAIL, "write after %" PRIu64 " bytes: %s",
+				       s.sent, strerror(errno));
+			if (w > 0)
+				s.sent++;
+			next = tt_now_ms() + delay;
+			if (s.sent == s.send_total) {
+				if (shutdown(fd, SHUT_WR) < 0)
+					tt_die(TT_EX_FAIL, "shutdown: %s", strerror(errno));
+				s.wr_shut = 1;
+			}
+		}
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && st_recv(&s, fd) < 0)
+			tt_die(TT_EX_FAIL, "%s", s.why);
+	}
+	close(fd);
+	printf("dribble: %" PRIu64 " one-byte writes echoed byte-exact in %lld ms\n",
+	       s.sent, (long long)(tt_now_ms() - start));
+	return 0;
+}
+
+/* ---- hold --------------------------------------------------------------- */
+
+/** @brief N connections that never read. With --send each writes until
+ *  its socket takes no more. Prints "hold: ready" once all are connected
+ *  (and, with --send, blocked), then holds them until FILE exists and
+ *  closes them (--reset: with a reset, as a FIN would wait behind the
+ *  bytes the peer never reads). */
+static int cmd_hold(int argc, char **argv)
+{
+	static unsigned char junk[TT_BUFSZ];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct pollfd *p;
+	int n, sending = 0, reset = 0;
+	const char *until = NULL;
+	unsigned long long sent = 0;
+
+	if (argc < 5)
+		tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] [--reset] --until FILE");
+	n = (int)tt_num(argv[2], 1, 10000, "N");
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--send"))
+			sending = 1;
+		else if (!strcmp(argv[i], "--reset"))
+			reset = 1;
+		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
+			until = argv[++i];
+		else
+			tt_die(TT_EX_USAGE, "usage: hold HOST PORT N [--send] [--reset] --until FILE");
+	}
+	if (!until)
+		tt_die(TT_EX_USAGE, "hold: --until FILE is needed");
+	tt_resolve(argv[0], argv[1], &ss, &sslen);
+	p = calloc((size_t)n, sizeof *p);
+	if (!p)
+		tt_die(TT_EX_FAIL, "out of memory");
+	for (int i = 0; i < n; i++) {
+		p[i].fd = tt_connect_start(&ss, sslen);
+		if (p[i].fd < 0)
+			tt_die(TT_EX_FAIL, "connect: %s", strerror(-p[i].fd));
+		p[i].events = POLLOUT;
+	}
+	for (int connected = 0; connected < n;) {
+		if (poll(p, (nfds_t)n, tt_poll_timeout("connecting")) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			int err;
+
+			if (!(p[i].revents & POLLOUT) || p[i].events == 0)
+				continue;
+			err = tt_connect_result(p[i].fd);
+			if (err)
+				tt_die(TT_EX_FAIL, "connection %d: connect: %s", i,
+				       strerror(err));
+			p[i].events = 0;
+			connected++;
+		}
+	}
+	if (sending) {
+		/* Write until each socket has been full for a second: the
+		 * tunnel's buffers and the backend's are full then too. */
+		int64_t quiet = tt_now_ms();
+
+		for (int i = 0; i < n; i++)
+			p[i].events = POLLOUT;
+		while (tt_now_ms() - quiet < 1000) {
+			if (poll(p, (nfds_t)n, 200) <= 0)
+				continue;
+			tt_poll_timeout("filling the connections");
+			for (int i = 0; i < n; i++) {
+				ssize_t w;
+
+				if (!(p[i].revents & (POLLOUT | POLLERR | POLLHUP)))
+					continue;
+				w = write(p[i].fd, junk, sizeof junk);
+				if (w < 0 && errno != EAGAIN)
+					tt_die(TT_EX_FAIL, "connection %d: write: %s",
+					       i, strerror(errno));
+				if (w > 0) {
+					sent += (unsigned long long)w;
+					quiet = tt_now_ms();
+				}
+			}
+		}
+	}
+	printf("hold: ready, %d connections, %llu bytes sent\n", n, sent);
+	for (;;) {
+		struct stat st;
+
+		if (stat(until, &st) == 0)
+			break;
+		for (int i = 0; i < n; i++)
+			p[i].events = 0;
+		poll(p, (nfds_t)n, 100);
+		tt_poll_timeout("for the --until file");
+		for (int i = 0; i < n; i++)
+			if (p[i].revents & (POLLERR | POLLHUP))
+				tt_die(TT_EX_FAIL, "connection %d closed while held", i);
+	}
+	for (int i = 0; i < n; i++) {
+		if (reset)
+			tt_linger0(p[i].fd);
+		close(p[i].fd);
+	}
+	printf("hold: %s %d connections\n", reset ? "reset" : "closed", n);
+	return 0;
+}
+
+/* ---- expect-reset, reset ------------------------------------------------ */
+
+/** @brief Connect, send BYTES (no FIN), then read until the connection
+ *  ends: exit 0 on a reset, 1 on a clean EOF (a reset turned into a FIN
+ *  would pass a truncated stream for a whole one). */
+static int cmd_expect_reset(int argc, char **argv)
+{
+	static unsigned char buf[TT_BUFSZ];
+	unsigned long long got = 0;
+	long long send = 0, sent = 0;
+	int64_t start = tt_now_ms();
+	int fd;
+
+	if (argc == 4 && !strcmp(argv[2], "--send"))
+		send = tt_num(argv[3], 0, INT64_MAX, "--send");
+	else if (argc != 2)
+		tt_die(TT_EX_USAGE, "usage: expect-reset HOST PORT [--send BYTES]");
+	fd = tt_connect(argv[0], argv[1]);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN |
+				    (sent < send ? POLLOUT : 0) };
+		ssize_t r;
+
+		if (poll(&p, 1, tt_poll_timeout("for the reset")) <= 0)
+			continue;
+		if (p.revents & POLLOUT) {
+			size_t len = send - sent < (long long)sizeof buf ?
+				     (size_t)(send - sent) : sizeof buf;
+			ssize_t w = write(fd, buf, len);
+
+			if (w > 0)
+				sent += w;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(fd, buf, sizeof buf);
+		if (r > 0) {
+			got += (unsigned long long)r;
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r == 0)
+			tt_die(TT_EX_FAIL, "a clean EOF after %llu bytes, expected a reset",
+			       got);
+		if (errno != ECONNRESET)
+			tt_die(TT_EX_FAIL, "read after %llu bytes: %s, expected a reset",
+			       got, strerror(errno));
+		break;
+	}
+	close(fd);
+	printf("expect-reset: reset after %llu bytes in, %lld out, %lld ms\n", got,
+	       sent, (long long)(tt_now_ms() - start));
+	return 0;
+}
+
+/** @brief Connect, send BYTES, wait until the peer has them all or 2 s
+ *  passed, then close with a reset (SO_LINGER 0). */
+static int cmd_reset(int argc, char **argv)
+{
+	static unsigned char buf[TT_BUFSZ];
+	long long send, sent = 0;
+	int fd;
+
+	if (argc != 3)
+		tt_die(TT_EX_USAGE, "usage: reset HOST PORT BYTES");
+	send = tt_num(argv[2], 0, INT64_MAX, "BYTES");
+	fd = tt_connect(argv[0], argv[1]);
+	while (sent < send) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		size_t len = send - sent < (long long)sizeof buf ?
+			     (size_t)(send - sent) : sizeof buf;
+		ssize_t w;
+
+		if (poll(&p, 1, tt_poll_timeout("sending")) <= 0)
+			continue;
+		w = write(fd, buf, len);
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			tt_die(TT_EX_FAIL, "write after %lld bytes: %s", sent,
+			       strerror(errno));
+		if (w > 0)
+			sent += w;
+	}
+	for (int i = 0; i < 20; i++) {
+		int unsent = 0;
+
+		if (ioctl(fd, TIOCOUTQ, &unsent) == 0 && unsent == 0)
+			break;
+		poll(NULL, 0, 100);
+	}
+	tt_linger0(fd);
+	close(fd);
+	printf("reset: sent %lld bytes, then reset\n", sent);
+	return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static const struct {
@@ -1786,6 +2358,11 @@ static const struct {
 	{ "churn", cmd_churn },
 	{ "expect-closed", cmd_expect_closed },
 	{ "blackhole", cmd_blackhole },
+	{ "stream", cmd_stream },
+	{ "dribble", cmd_dribble },
+	{ "hold", cmd_hold },
+	{ "expect-reset", cmd_expect_reset },
+	{ "reset", cmd_reset },
 };
 
 static void tt_usage(void)
@@ -1812,6 +2389,13 @@ static void tt_usage(void)
 		"  churn HOST PORT N [--parallel P] [--bytes B]  N short echo connections\n"
 		"  expect-closed HOST PORT [--silent] send a line (or nothing), expect a close\n"
 		"  blackhole PORT [--pid-file F]      a port where connect() hangs\n"
+		"  stream HOST PORT SEND EXPECT       send SEND bytes of a generator, check\n"
+		"                                     EXPECT bytes back (serve --mode stream)\n"
+		"  dribble HOST PORT COUNT DELAY_MS   COUNT one-byte writes to an echo\n"
+		"  hold HOST PORT N [--send] [--reset] --until FILE\n"
+		"                                     N connections that never read\n"
+		"  expect-reset HOST PORT [--send BYTES]  expect a reset, not an EOF\n"
+		"  reset HOST PORT BYTES              send BYTES, then reset\n"
 		"Every command gives up after -t SECONDS (default 60) and exits 124.\n");
 	exit(TT_EX_USAGE);
 }

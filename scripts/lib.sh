@@ -31,6 +31,7 @@ ST_DEPS=(
 	pc:check:check
 	pc:libsystemd:libsystemd-dev
 	pc:libcares:libc-ares-dev
+	pc:libseccomp:libseccomp-dev
 	pc:jansson:libjansson-dev
 	file:/usr/include/linux/tls.h:linux-libc-dev
 	certtool:gnutls-bin

@@ -42,6 +42,8 @@ ST_DEPS=(
 	curl:curl
 	promtool:prometheus
 	pgrep:procps
+	# tests/scenario/seccomp.sh: make a worker call what its filter forbids
+	strace:strace
 	ss:iproute2
 	timeout:coreutils
 	sha256sum:coreutils

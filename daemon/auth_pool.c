@@ -59,6 +59,8 @@ struct auth_job_list {
 struct auth_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
+	pthread_cond_t ready;		/* a thread reached its loop */
+	int started;			/* threads that did */
 	struct auth_job_list queue, finished;
 	int queued, max_queue;
 	int stop;
@@ -137,6 +139,8 @@ static void *auth_pool_thread(void *arg)
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
 		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	pthread_mutex_lock(&p->mu);
+	p->started++;
+	pthread_cond_signal(&p->ready);
 	for (;;) {
 		struct auth_job *j;
 		struct auth_gate *gate;
@@ -193,19 +197,24 @@ static void auth_pool_release(struct auth_pool *p)
 	if (p->efd >= 0)
 		close(p->efd);
 	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->mu);
 	free(p->threads);
 	free(p);
 }
 
-/** @brief Start @p's threads with every signal blocked in them, so the
- *  worker's signalfd keeps getting its signals. */
+/** @brief Start @p's threads with every signal but SIGSYS blocked in
+ *  them, so the worker's signalfd keeps getting its signals; return once
+ *  all wait for jobs, past the calls a thread makes as it starts, so a
+ *  seccomp filter loaded next need not allow those (sandbox.c). */
 static int auth_pool_start(struct auth_pool *p, char *err, size_t errlen)
 {
 	sigset_t all, old;
 	int rc = 0, n;
 
 	sigfillset(&all);
+	/* A seccomp trap's blocked would kill unlogged (sandbox.c). */
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (n = 0; n < p->nthreads; n++) {
 		rc = pthread_create(&p->threads[n], NULL, auth_pool_thread, p);
@@ -213,8 +222,13 @@ static int auth_pool_start(struct auth_pool *p, char *err, size_t errlen)
 			break;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		pthread_mutex_lock(&p->mu);
+		while (p->started < p->nthreads)
+			pthread_cond_wait(&p->ready, &p->mu);
+		pthread_mutex_unlock(&p->mu);
 		return 0;
+	}
 	snprintf(err, errlen, "auth pool: cannot start thread %d of %d: %s",
 		 n + 1, p->nthreads, strerror(rc));
 	auth_pool_join(p, n);
@@ -243,6 +257,7 @@ int auth_pool_new(struct auth_pool **out, int nthreads, int max_queue,
 	p->max_queue = max_queue;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->ready, NULL);
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0) {
 		snprintf(err, errlen, "auth pool: eventfd: %s", strerror(errno));

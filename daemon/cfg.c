@@ -80,6 +80,21 @@ static int cfg_apply_keepalive(struct cfg_ctx *x, const config_setting_t *s,
 	return rc;
 }
 
+/** @brief true or false; not set, the workers' filter is on where the
+ *  kernel has seccomp (CFG_SECCOMP_AUTO). */
+static int cfg_apply_seccomp(struct cfg_ctx *x, const config_setting_t *s,
+			     const struct cfg_setting *d, void *obj)
+{
+	struct cfg *c = obj;
+
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return cfg_fail(x, s, d->name, "expected true or false, got %s",
+				cfg_type_name(s));
+	c->seccomp = config_setting_get_bool(s) ? CFG_SECCOMP_ON :
+		CFG_SECCOMP_OFF;
+	return 0;
+}
+
 /** @brief "stderr", "syslog" or an absolute file path. */
 static int cfg_apply_target(struct cfg_ctx *x, const config_setting_t *s,
 			    const struct cfg_setting *d, void *obj)
@@ -205,6 +220,7 @@ static const struct cfg_setting cfg_daemon_settings[] = {
 	{ "log_target", cfg_apply_target, 0, 0, 0, NULL, -1 },
 	{ "pid_file", cfg_apply_path, D(pid_file), 0, 0, NULL, -1 },
 	{ "ktls", cfg_apply_word, D(ktls), 0, 0, cfg_ktls_words, -1 },
+	{ "seccomp", cfg_apply_seccomp, 0, 0, 0, NULL, -1 },
 	{ "user", cfg_apply_string, D(user), 0, 0, NULL, -1 },
 	{ "group", cfg_apply_string, D(group), 0, 0, NULL, -1 },
 	{ "chroot", cfg_apply_path, D(chroot), 0, 0, NULL, -1 },
@@ -247,6 +263,7 @@ void cfg_daemon_defaults(struct cfg *c)
 	c->log_level = LOG_NOTICE;
 	c->log_target = LOG_TARGET_SYSLOG;
 	c->ktls = CFG_KTLS_AUTO;
+	c->seccomp = CFG_SECCOMP_AUTO;
 	c->drain_timeout = 30;
 	c->auth_threads = 2;
 	c->auth_failures = AUTH_LOCK_FAILURES;

@@ -16,6 +16,9 @@ enum cfg_role { CFG_ROLE_CLIENT, CFG_ROLE_SERVER };
 #define CFG_ROLE_WORD_RELAY 2
 #define CFG_ROLE_WORD_LISTENER 3
 enum cfg_ktls { CFG_KTLS_AUTO, CFG_KTLS_ON, CFG_KTLS_OFF };
+/* The workers' seccomp filter: AUTO (not set) where the kernel has it,
+ * ON (true) or refuse to start, OFF (false). */
+enum cfg_seccomp { CFG_SECCOMP_AUTO, CFG_SECCOMP_ON, CFG_SECCOMP_OFF };
 /* What a tunnel's TLS stream carries: the raw byte stream (and HTTP
  * CONNECT with connect = "dynamic"), or WebSocket over HTTP/1.1. */
 enum cfg_transport { CFG_TRANSPORT_TLS, CFG_TRANSPORT_WEBSOCKET,
@@ -144,6 +147,7 @@ struct cfg {
 	char *log_file;			/* log_target is a path */
 	char *pid_file;
 	enum cfg_ktls ktls;
+	enum cfg_seccomp seccomp;
 	char *user, *group;		/* workers run as these */
 	unsigned uid, gid;		/* resolved when user is set */
 	char *chroot;			/* workers chroot here */

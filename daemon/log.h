@@ -24,6 +24,11 @@ int log_enabled(int level);
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/** @brief Write @text as one error line from a signal handler: only
+ *  async-signal-safe calls (write(2) to the file, stderr or a socket of
+ *  our own to /dev/log; never syslog(3)). */
+void log_signal_line(const char *text);
+
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)

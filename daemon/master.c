@@ -39,6 +39,7 @@
 #include "master_int.h"
 #include "metrics.h"
 #include "resolve.h"
+#include "sandbox.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -207,6 +208,28 @@ static int master_ktls_policy(struct worker_ktls *k)
 	if (k->mode == CFG_KTLS_ON)
 		return -1;
 	log_notice("data path: userspace TLS; kernel TLS unavailable: %s", k->why);
+	return 0;
+}
+
+/** @brief Decide once per generation whether workers confine themselves
+ *  (daemon.seccomp); -1 with @why when it is required and impossible. */
+static int master_sandbox_policy(struct master_gen *g, char *why,
+				 size_t whylen)
+{
+	g->sandbox = WORKER_SANDBOX_OFF;
+	if (g->cfg.seccomp == CFG_SECCOMP_OFF) {
+		log_notice("workers: no seccomp filter (seccomp = false)");
+		return 0;
+	}
+	if (!sandbox_probe(why, whylen)) {
+		if (g->cfg.seccomp == CFG_SECCOMP_ON)
+			return -1;
+		log_warn("workers: no seccomp filter: %s", why);
+		return 0;
+	}
+	g->sandbox = g->cfg.seccomp == CFG_SECCOMP_ON ?
+		WORKER_SANDBOX_MUST : WORKER_SANDBOX_TRY;
+	log_info("workers: seccomp filter on");
 	return 0;
 }
 
@@ -495,6 +518,7 @@ static pid_t master_spawn(struct master *m, struct master_gen *g, int id)
 		.auth_window_s = g->cfg.auth_failure_window,
 		.auth_lock_s = g->cfg.auth_lockout_time,
 		.hc_mesh = g->hc_mesh.nslots ? &g->hc_mesh : NULL,
+		.sandbox = g->sandbox,
 	};
 	worker_run(&ws);
 	_exit(0);
@@ -527,7 +551,12 @@ static void master_reaped(struct master *m, pid_t pid, int status)
 			if (s->backoff_ms > MASTER_BACKOFF_MAX_MS)
 				s->backoff_ms = MASTER_BACKOFF_MAX_MS;
 			s->respawn_at = now + s->backoff_ms;
-			if (WIFSIGNALED(status))
+			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == SANDBOX_EXIT_STATUS)
+				log_err("worker %d (pid %d) made a system call its seccomp filter forbids (logged above); starting another%s",
+					i + 1, (int)pid,
+					s->backoff_ms ? " after a pause" : "");
+			else if (WIFSIGNALED(status))
 				log_warn("worker %d (pid %d) was killed by signal %d; starting another%s",
 					 i + 1, (int)pid, WTERMSIG(status),
 					 s->backoff_ms ? " after a pause" : "");
@@ -686,6 +715,7 @@ static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 					 size_t errlen)
 {
 	struct master_gen *g = calloc(1, sizeof *g);
+	char why[160];
 
 	if (!g || !(g->slots = calloc(cfg->workers, sizeof *g->slots))) {
 		free(g);
@@ -709,6 +739,10 @@ static struct master_gen *master_gen_new(struct master *m, struct cfg *cfg,
 	}
 	if (master_ktls_policy(&g->ktls) < 0) {
 		snprintf(err, errlen, "daemon.ktls = \"on\" but %s", g->ktls.why);
+		goto fail;
+	}
+	if (master_sandbox_policy(g, why, sizeof why) < 0) {
+		snprintf(err, errlen, "daemon.seccomp = true but %s", why);
 		goto fail;
 	}
 	if (master_listen(g, m->gens, err, errlen) < 0)

@@ -30,6 +30,7 @@ struct master_gen {
 	struct cfg cfg;
 	struct tunnel *tunnels;
 	struct worker_ktls ktls;
+	int sandbox;			/* enum worker_sandbox */
 	struct master_slot *slots;
 	int nslots;
 	int draining;			/* told to finish; not re-forked */

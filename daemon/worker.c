@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -21,6 +22,7 @@
 #include "relay.h"
 #include "resolve.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "worker.h"
 
 #define WORKER_EVENTS 256
@@ -474,6 +476,29 @@ static int worker_auth_setup(struct worker *w, const struct worker_setup *s)
 	return 0;
 }
 
+/** @brief Confine the worker, now that everything it opens is open
+ *  (sandbox.c); -1 when it must be and can't. */
+static int worker_sandbox(const struct worker *w, int mode)
+{
+	unsigned has = w->res ? SANDBOX_RESOLVER : 0;
+	int id = w->id;
+	char err[256];
+
+	if (mode == WORKER_SANDBOX_OFF)
+		return 0;
+	/* jansson seeds its hash tables from /dev/urandom on first use (a
+	 * relay's JSON): now, while the worker may still open it. */
+	json_object_seed(0);
+	if (sandbox_enter(has, err, sizeof err) == 0)
+		return 0;
+	if (mode == WORKER_SANDBOX_MUST) {
+		log_err("worker %d: %s (daemon.seccomp = true)", id, err);
+		return -1;
+	}
+	log_warn("worker %d: running without a seccomp filter: %s", id, err);
+	return 0;
+}
+
 void worker_run(const struct worker_setup *s)
 {
 	struct worker w = { .tunnels = s->tunnels, .ntunnels = s->ntunnels,
@@ -520,6 +545,8 @@ void worker_run(const struct worker_setup *s)
 		log_err("worker %d: the relay's inbox: %s", id, strerror(errno));
 		exit(1);
 	}
+	if (worker_sandbox(&w, s->sandbox) < 0)
+		exit(1);
 	log_info("worker %d started (pid %d)", id, (int)getpid());
 
 	for (;;) {

@@ -20,6 +20,12 @@ struct worker_ktls {
 	char why[160];		/* when not: why */
 };
 
+/* Whether a worker confines itself (sandbox.h), decided once by the
+ * master: not at all, where it can (a failure is a warning), or without
+ * fail (daemon.seccomp = true: a failure ends the worker). */
+enum worker_sandbox { WORKER_SANDBOX_OFF, WORKER_SANDBOX_TRY,
+		      WORKER_SANDBOX_MUST };
+
 /* What the master gives a new worker. */
 struct worker_setup {
 	struct tunnel *tunnels;		/* the generation's */
@@ -36,6 +42,7 @@ struct worker_setup {
 	int auth_threads;
 	int auth_failures, auth_window_s, auth_lock_s;
 	struct hc_mesh *hc_mesh;	/* relay tunnels' workers as one; or NULL */
+	int sandbox;			/* enum worker_sandbox */
 };
 
 struct worker {

@@ -31,6 +31,7 @@ ST_DEPS=(
 	pc:check:check
 	pc:libsystemd:libsystemd-dev
 	pc:libcares:libc-ares-dev
+	pc:libseccomp:libseccomp-dev
 	pc:jansson:libjansson-dev
 	file:/usr/include/linux/tls.h:linux-libc-dev
 	certtool:gnutls-bin
@@ -41,6 +42,8 @@ ST_DEPS=(
 	curl:curl
 	promtool:prometheus
 	pgrep:procps
+	# tests/scenario/seccomp.sh: make a worker call what its filter forbids
+	strace:strace
 	ss:iproute2
 	timeout:coreutils
 	sha256sum:coreutils

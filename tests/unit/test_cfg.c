@@ -217,6 +217,7 @@ START_TEST(built_in_defaults)
 	ck_assert_int_eq(c.log_target, LOG_TARGET_SYSLOG);
 	ck_assert_ptr_null(c.pid_file);
 	ck_assert_int_eq(c.ktls, CFG_KTLS_AUTO);
+	ck_assert_int_eq(c.seccomp, CFG_SECCOMP_AUTO);
 	t = &c.tunnels[0];
 	ck_assert_int_eq(t->handshake_timeout, 10);
 	ck_assert_int_eq(t->connect_timeout, 10);
@@ -270,8 +271,12 @@ START_TEST(each_word_of_each_enum)
 	ck_assert_int_eq(c.log_target, LOG_TARGET_SYSLOG);
 	ck_assert_int_eq(c.ktls, CFG_KTLS_ON);
 	cfg_free(&c);
-	load_ok(&c, "daemon = { ktls = \"auto\"; };\n" CLI(""));
+	load_ok(&c, "daemon = { ktls = \"auto\"; seccomp = false; };\n" CLI(""));
 	ck_assert_int_eq(c.ktls, CFG_KTLS_AUTO);
+	ck_assert_int_eq(c.seccomp, CFG_SECCOMP_OFF);
+	cfg_free(&c);
+	load_ok(&c, "daemon = { seccomp = true; };\n" CLI(""));
+	ck_assert_int_eq(c.seccomp, CFG_SECCOMP_ON);
 	ck_assert_int_eq(c.tunnels[0].role, CFG_ROLE_CLIENT);
 	cfg_free(&c);
 }
@@ -551,7 +556,7 @@ START_TEST(setting_names_match_the_parser)
 {
 	static const char *const want[] = {
 		"daemon.workers", "daemon.log_level", "daemon.log_target",
-		"daemon.pid_file", "daemon.ktls",
+		"daemon.pid_file", "daemon.ktls", "daemon.seccomp",
 		"tunnels.name", "tunnels.role", "tunnels.listen",
 		"tunnels.connect", "tunnels.cert_file", "tunnels.key_file",
 		"tunnels.ca_file", "tunnels.server_name", "tunnels.allow_cn",
@@ -795,6 +800,8 @@ START_TEST(err_bad_words)
 		   ":2: daemon.ktls: expected \"auto\", \"on\" or \"off\", got \"yes\"");
 	EXPECT_ERR("daemon = {\n  ktls = true;\n};\n" SRV(""),
 		   ":2: daemon.ktls: expected \"auto\", \"on\" or \"off\", got a boolean");
+	EXPECT_ERR("daemon = {\n  seccomp = \"off\";\n};\n" SRV(""),
+		   ":2: daemon.seccomp: expected true or false, got a string");
 	EXPECT_ERR("defaults = {\n  role = \"both\";\n};\n" SRV(""),
 		   ":2: defaults.role: expected \"client\", \"server\", \"relay\" or \"listener\", got \"both\"");
 }

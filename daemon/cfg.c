@@ -733,7 +733,12 @@ static int cfg_load_credentials(struct cfg_ctx *x, struct cfg *c, config_t *lc)
 /** @brief Warn when group or others have access to a file of secrets,
  *  once per file. A warning and not a refusal, unlike ssh: sites share
  *  keys with a group on purpose (Debian's ssl-cert, mode 0640), and a
- *  daemon that stops at a reload over a mode would take a tunnel down. */
+ *  daemon that stops at a reload over a mode would take a tunnel down.
+ *  Read access alone for a group is sharing on purpose, not a leak, and
+ *  gets no warning when that group is the one the workers run as
+ *  (user/group settings), or when root owns the file and the group is
+ *  not root's (Debian's ssl-cert, this package's root:ssltunnel 0640;
+ *  PostgreSQL accepts its key on the same terms). */
 static int cfg_warn_mode(struct cfg *c, const struct cfg_tunnel *t,
 			 const char *setting, const char *path,
 			 const char *what)
@@ -744,6 +749,10 @@ static int cfg_warn_mode(struct cfg *c, const struct cfg_tunnel *t,
 	int dup = 0;
 
 	if (!path || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+		return 0;
+	if (!(st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) &&
+	    ((c->user && st.st_gid == c->gid) ||
+	     (st.st_uid == 0 && st.st_gid != 0)))
 		return 0;
 	/* " PATH has mode ": /a/k.key is not /a/k.key2 */
 	if (asprintf(&seen, " %s has mode ", path) < 0)

@@ -19,6 +19,10 @@
 #  8. then no log and no output of any of them holds a line of a private
 #     key's PEM body, a password, "user:password", its base64 (Basic),
 #     a SAS key, a token or its signature
+#  9. a key_file only readable by the group the workers run as (user
+#     and group set), or owned by root and only readable by a group of
+#     its own (the Debian package's root:ssltunnel 0640), gets no
+#     warning; readable by root's group, or by others, it does
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 need_tools mkpasswd tinyproxy base64
@@ -213,4 +217,30 @@ for secret in "$PW" "$PXPW" "simon:$PW" "tunneluser:$PXPW" \
 	secret_absent "a password, user:password, its base64 or its hash" "$secret" "${LOGS[@]}"
 done
 say "ok: no log or output holds a private key, a password, user:password, Basic base64, a hash, a SAS key or a token (${#LOGS[@]} files)"
+# --- 9: the workers' own group -------------------------------------------
+cp "$PKI/server.key" "$T/group.key"
+chgrp nogroup "$T/group.key"
+chmod 640 "$T/group.key"
+DAEMON_EXTRA='user = "nobody"; group = "nogroup";' \
+	write_conf "$T/group.conf" "$(loose_server in "$SRV" "$T/group.key")"
+t_check "$T/group.conf"
+if grep -q "group\.key has mode" "$T/t.err"; then
+	fail "-t warned about a key readable by the workers' own group: $(cat "$T/t.err")"
+fi
+chmod 644 "$T/group.key"
+t_check "$T/group.conf"
+grep -q "key_file $T/group\.key has mode 0644: " "$T/t.err" ||
+	fail "-t did not warn about the workers' key readable by others: $(cat "$T/t.err")"
+chmod 640 "$T/group.key"
+chgrp root "$T/group.key"
+t_check "$T/group.conf"
+grep -q "key_file $T/group\.key has mode 0640: " "$T/t.err" ||
+	fail "-t did not warn about a key readable by root's group: $(cat "$T/t.err")"
+write_conf "$T/group2.conf" "$(loose_server in "$SRV" "$T/group.key")"
+chgrp nogroup "$T/group.key"
+t_check "$T/group2.conf"
+if grep -q "group\.key has mode" "$T/t.err"; then
+	fail "-t warned about root's key shared read-only with a group of its own: $(cat "$T/t.err")"
+fi
+say "ok: the workers' own group, or a group root shares its key with, may read it; root's group or others get the warning"
 say "PASS"

@@ -761,15 +761,22 @@ static void master_log_warnings(const struct cfg *cfg)
 		log_warn("%s", cfg->warnings.v[i]);
 }
 
-static int master_log_setup(const struct cfg *cfg)
+/** @brief Workers run as the user and must open the log file again on
+ *  SIGUSR1: the file (made by the root master) is given to the user, as
+ *  nginx does with its logs. */
+static void master_log_chown(const struct cfg *cfg)
 {
-	if (log_setup(cfg->log_level, cfg->log_target, cfg->log_file) < 0)
-		return -1;
-	/* Workers run as the user and must reopen the file on SIGUSR1. */
 	if (cfg->log_file && cfg->user &&
 	    chown(cfg->log_file, cfg->uid, cfg->gid) < 0)
 		log_warn("log file %s: chown to %s: %s", cfg->log_file,
 			 cfg->user, strerror(errno));
+}
+
+static int master_log_setup(const struct cfg *cfg)
+{
+	if (log_setup(cfg->log_level, cfg->log_target, cfg->log_file) < 0)
+		return -1;
+	master_log_chown(cfg);
 	return 0;
 }
 
@@ -925,9 +932,13 @@ static void master_signals(struct master *m, int *reload)
 			*reload = !m->stopping;
 			break;
 		case SIGUSR1:
+			/* The master makes the new file, before the
+			 * workers (maybe unprivileged) open it. */
 			if (log_reopen() < 0)
 				log_err("SIGUSR1: reopening the log file: %s",
 					strerror(errno));
+			else
+				master_log_chown(&m->gens->cfg);
 			for (struct master_gen *g = m->gens; g; g = g->next)
 				master_gen_signal(g, SIGUSR1);
 			break;

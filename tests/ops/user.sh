@@ -55,4 +55,27 @@ log_mark "$T/d.log"
 kill -HUP "$MASTER"
 assert_log_since "$T/d.log" "reload failed.*daemon\.user: no such user \"no-such-user-here\"" 10
 stop_daemon "$MASTER"
+
+# A log file rotated under unprivileged workers: on SIGUSR1 the root master
+# makes the new file and gives it to the user, so the workers can open it.
+sed -i 's/user = "no-such-user-here";/user = "nobody";/' "$T/d.conf"
+mkdir -m 0755 "$T/logs"
+chmod 0711 "$T"
+sed -i "s|log_target = \"stderr\";|log_target = \"$T/logs/file.log\";|" "$T/d.conf"
+grep -q "log_target = \"$T/logs/file.log\"" "$T/d.conf" || fail "log_target not set in d.conf"
+# (the daemon's stderr goes to the same file: it writes nothing there)
+start_daemon "$T/d.conf" "$T/logs/file.log"
+MASTER=$LAST_PID
+mv "$T/logs/file.log" "$T/logs/file.log.1"
+kill -USR1 "$MASTER"
+wait_until 5 test -f "$T/logs/file.log" || fail "SIGUSR1 did not make a new log file"
+owner=$(stat -c %u "$T/logs/file.log")
+[ "$owner" = "$UID_NOBODY" ] || fail "new log file owned by uid $owner, not the workers' $UID_NOBODY"
+"$TCPTOOL" -t 20 sendrecv 127.0.0.1 "$CLI" "$T/in" "$T/out3" || fail "transfer after rotation"
+assert_same "$T/in" "$T/out3"
+assert_log_contains "$T/logs/file.log" "info: tunnel (in|out): .* closed after" 5
+! grep -q "reopening the log file" "$T/logs/file.log" "$T/logs/file.log.1" ||
+	fail "a process could not reopen the log: $(grep -h 'reopening the log file' "$T/logs/file.log" "$T/logs/file.log.1" | head -3)"
+say "ok: log rotated with SIGUSR1: the new file is the workers', their lines go there"
+stop_daemon "$MASTER"
 say "PASS"

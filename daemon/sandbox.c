@@ -150,7 +150,7 @@ int sandbox_probe(char *why, size_t whylen)
 #ifdef SSLTUNNEL_SANITIZERS
 	/* LeakSanitizer's exit check needs clone and ptrace. */
 	snprintf(why, whylen, "this build has sanitizers");
-	return 0;
+	return -1;
 #else
 	/* Level 2: the seccomp(2) call and thread sync (Linux 3.17). */
 	if (seccomp_api_get() < 2) {

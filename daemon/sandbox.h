@@ -12,7 +12,9 @@
 /* What a worker has that needs more calls (sandbox_enter's @has). */
 #define SANDBOX_RESOLVER 0x1	/* c-ares: reads /etc/hosts per lookup */
 
-/** @brief Can this kernel load the filter? 1 yes; 0 no, with @why. */
+/** @brief Can this kernel load the filter? 1 yes; 0 no, with @why; -1
+ *  no because this build leaves it out on purpose (sanitizers), with
+ *  @why. */
 int sandbox_probe(char *why, size_t whylen);
 /** @brief Confine the calling process, all its threads included, for
  *  good: from here on a system call outside the list is logged and ends

@@ -5,10 +5,12 @@ the response head and saves what follows it.
 
   tlsreq.py PORT --cert C --key K --ca CA --request FILE
             [--data FILE] [--out FILE] [--expect BYTES] [--timeout S]
+            [--elapsed FILE]
 
 The response head (through the blank line) goes to stdout. With --out,
 the bytes after it go to FILE until the server closes or --expect bytes
 arrived. The request is sent as given: tests build it byte by byte.
+--elapsed: the milliseconds from connecting to the end go to FILE.
 Exit status: 0 when a response head arrived, 2 when the connection ended
 without one (the head read so far goes to stdout), 1 on other errors.
 """
@@ -33,10 +35,14 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--expect", type=int, default=-1)
     ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--elapsed",
+                    help="write the ms from connect to the end here "
+                         "(python's own start left out)")
     a = ap.parse_args()
 
     ctx = ssl.create_default_context(cafile=a.ca)
     ctx.load_cert_chain(a.cert, a.key)
+    t0 = time.monotonic()
     raw = socket.create_connection((a.host, a.port), timeout=a.timeout)
     s = ctx.wrap_socket(raw, server_hostname=a.sni)
     # The request and the bytes behind it go out as one stream without
@@ -92,6 +98,9 @@ def main():
                 got += len(chunk)
     if f:
         f.close()
+    if a.elapsed:
+        with open(a.elapsed, "w") as e:
+            e.write("%d\n" % ((time.monotonic() - t0) * 1000))
     if head is None:
         sys.stdout.buffer.write(buf)
         return 2

@@ -6,7 +6,8 @@
 # configuration: a client that left allow_cn (SIGHUP), whose certificate
 # was revoked (crl_file + SIGHUP) or has expired is refused with the
 # reason, while a reload alone keeps the tickets valid. A ticket whose key
-# rotated out (ticket_key_rotation = 3) costs a full handshake, never the
+# is gone (a restart) or that is past its lifetime (a third of
+# ticket_key_rotation) costs a full handshake, never the
 # connection. session_tickets = false: no ticket, no resumption.
 # openssl s_client -sess_out/-sess_in and gnutls-cli --resume resume
 # against the server role; stunnel resumes against it as a client and
@@ -47,7 +48,7 @@ srv_conf() {
 		"$(server_tunnel s13 "127.0.0.1:$S13" "127.0.0.1:$BE" 'tls_versions = [ "1.3" ];')" \
 		"$(server_tunnel s12 "127.0.0.1:$S12" "127.0.0.1:$BE" 'tls_versions = [ "1.2" ];')" \
 		"$(server_tunnel soff "127.0.0.1:$SOFF" "127.0.0.1:$BE" 'session_tickets = false;')" \
-		"$(server_tunnel srot "127.0.0.1:$SROT" "127.0.0.1:$BE" 'ticket_key_rotation = 3;')" \
+		"$(server_tunnel srot "127.0.0.1:$SROT" "127.0.0.1:$BE" 'ticket_key_rotation = 6;')" \
 		"{ name = \"sauth\"; role = \"server\"; listen = \"127.0.0.1:$SAUTH\";
 		  connect = \"127.0.0.1:$BE\"; cert_file = \"$PKI/server.pem\";
 		  key_file = \"$PKI/server.key\"; ca_file = \"$PKI/rca.pem\";
@@ -63,7 +64,8 @@ WORKERS=1 write_conf "$T/cli.conf" \
 	"$(client_tunnel cauth "127.0.0.1:$CAUTH" "127.0.0.1:$SAUTH" rc1 "$SN")" \
 	"$(client_tunnel csoon "127.0.0.1:$CSOON" "127.0.0.1:$SAUTH" soon "$SN")" \
 	"$(client_tunnel cst "127.0.0.1:$CST" "127.0.0.1:$ST_SRV" client1 "$SN")"
-start_daemon "$T/srv.conf" "$T/srv.log"
+SRVLOG=$T/srv.log
+start_daemon "$T/srv.conf" "$SRVLOG"
 SRV=$LAST_PID
 start_daemon "$T/cli.conf" "$T/cli.log"
 
@@ -77,21 +79,24 @@ hs_line() {
 		grep -E ": tunnel $2: $PEER: .* authorized \(TLS1\.[23] " | tail -n 1
 }
 
-# through CLIENT_TUNNEL PORT SERVER_TUNNEL full|resumed: one connection
-# through our client role; both daemons' lines say how it was made.
+# through CLIENT_TUNNEL PORT SERVER_TUNNEL full|resumed|any: one
+# connection through our client role; both daemons' lines say how it was
+# made (any: either way).
 through() {
 	local ct=$1 port=$2 st=$3 want=$4 lc ls
 	log_mark "$T/cli.log"
-	SRV_MARK=$(wc -l <"$T/srv.log")
+	SRV_MARK=$(wc -l <"$SRVLOG")
 	"$TCPTOOL" -t 10 sendrecv 127.0.0.1 "$port" "$T/ping" "$T/pong" >/dev/null ||
 		fail "$ct: sendrecv failed"
 	assert_same "$T/ping" "$T/pong"
 	wait_until 5 eval '[ -n "$(hs_line "$T/cli.log" "$ct")" ]' ||
 		fail "$ct: no handshake line in cli.log"
 	lc=$(hs_line "$T/cli.log" "$ct")
-	ls=$(LOG_MARK=$SRV_MARK hs_line "$T/srv.log" "$st")
+	ls=$(LOG_MARK=$SRV_MARK hs_line "$SRVLOG" "$st")
 	[ -n "$ls" ] || fail "$ct: no handshake line of $st in srv.log"
-	if [ "$want" = resumed ]; then
+	if [ "$want" = any ]; then
+		:
+	elif [ "$want" = resumed ]; then
 		grep -q ', resumed)$' <<<"$lc" || fail "$ct: client role did not resume: $lc"
 		grep -q ', resumed)$' <<<"$ls" || fail "$ct: server role did not resume: $ls"
 	else
@@ -115,21 +120,31 @@ through coff "$COFF" soff full
 through coff "$COFF" soff full
 say "ok: session_tickets = false: no resumption"
 
-# 3. ticket_key_rotation = 3: a ticket older than its key is refused by
-#    the server, which makes a full handshake instead.
+# 3. ticket_key_rotation = 6: tickets live 2 s (a third of it). One
+#    older than that costs a full handshake, never the connection.
 through crot "$CROT" srot full
 through crot "$CROT" srot resumed
-sleep 4
+sleep 3.2
 through crot "$CROT" srot full
 through crot "$CROT" srot resumed
-say "ok: a ticket whose key rotated out costs a full handshake"
+say "ok: a ticket past its lifetime costs a full handshake"
+
+# 3b. A restart makes a new master key: the server can decrypt no ticket
+#     of the daemon before it, and makes a full handshake instead.
+stop_daemon "$SRV"
+SRVLOG=$T/srv2.log
+start_daemon "$T/srv.conf" "$SRVLOG"
+SRV=$LAST_PID
+through c13 "$C13" s13 full
+through c13 "$C13" s13 resumed
+say "ok: a ticket whose key is gone costs a full handshake"
 
 # 4. A reload keeps the tickets valid (same master key in the new workers).
 through cauth "$CAUTH" sauth full
 through cauth "$CAUTH" sauth resumed
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 kill -HUP "$SRV"
-assert_log_since "$T/srv.log" "configuration reloaded: generation 2" 10
+assert_log_since "$SRVLOG" "configuration reloaded: generation 2" 10
 wait_until 10 eval "[ \$(pgrep -P $SRV | wc -l) -eq 2 ]" || fail "workers after reload"
 through cauth "$CAUTH" sauth resumed
 say "ok: tickets survive a reload"
@@ -137,16 +152,16 @@ say "ok: tickets survive a reload"
 # refused_resumed PORT REGEX: the client role offers its ticket, the server
 # resumes, finds the identity no longer admitted and refuses it.
 refused_resumed() {
-	log_mark "$T/srv.log"
+	log_mark "$SRVLOG"
 	"$TCPTOOL" -t 5 expect-closed 127.0.0.1 "$1" >/dev/null || fail "$2: not closed"
-	assert_log_since "$T/srv.log" "notice: tunnel sauth: $PEER: resumed session refused: $2"
+	assert_log_since "$SRVLOG" "notice: tunnel sauth: $PEER: resumed session refused: $2"
 }
 
 # 5. client1 leaves allow_cn + SIGHUP: its resumed session is refused.
 srv_conf '"client3"'
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 kill -HUP "$SRV"
-assert_log_since "$T/srv.log" "configuration reloaded: generation 3" 10
+assert_log_since "$SRVLOG" "configuration reloaded: generation 3" 10
 refused_resumed "$CAUTH" 'CN=client1 is not in allow_cn$'
 say "ok: a resumed identity no longer in allow_cn is refused"
 
@@ -154,25 +169,25 @@ say "ok: a resumed identity no longer in allow_cn is refused"
 through csoon "$CSOON" sauth full
 through csoon "$CSOON" sauth resumed
 make_crl "$T/crl.pem" soon
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 kill -HUP "$SRV"
-assert_log_since "$T/srv.log" "configuration reloaded: generation 4" 10
+assert_log_since "$SRVLOG" "configuration reloaded: generation 4" 10
 refused_resumed "$CSOON" 'certificate revoked: .*CN=client3.*'
 say "ok: a resumed identity revoked since is refused"
 
 # 7. The CRL emptied again: client3 resumes (its certificate is expired
 #    at the end of this test, step 12).
 make_crl "$T/crl.pem"
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 kill -HUP "$SRV"
-assert_log_since "$T/srv.log" "configuration reloaded: generation 5" 10
+assert_log_since "$SRVLOG" "configuration reloaded: generation 5" 10
 through csoon "$CSOON" sauth resumed
 say "ok: unrevoked, client3 resumes again"
 
 # 8. openssl s_client: -sess_out, then -sess_in resumes ("Reused").
 OSSL=(openssl s_client -connect "127.0.0.1:$S13" -servername localhost
       -cert "$PKI/client1.pem" -key "$PKI/client1.key" -CAfile "$PKI/ca.pem")
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 (cat "$T/ping"; sleep 1) | timeout 10 "${OSSL[@]}" -sess_out "$T/ossl.sess" \
 	>"$T/ossl1.out" 2>&1
 grep -q '^New, TLSv1.3' "$T/ossl1.out" || fail "s_client (1): $(cat "$T/ossl1.out")"
@@ -180,7 +195,7 @@ grep -q '^New, TLSv1.3' "$T/ossl1.out" || fail "s_client (1): $(cat "$T/ossl1.ou
 (cat "$T/ping"; sleep 1) | timeout 10 "${OSSL[@]}" -sess_in "$T/ossl.sess" \
 	>"$T/ossl2.out" 2>&1
 grep -q '^Reused, TLSv1.3' "$T/ossl2.out" || fail "s_client did not resume: $(grep -E '^(New|Reused)' "$T/ossl2.out")"
-assert_log_since "$T/srv.log" "tunnel s13: $PEER: CN=client1 authorized \(TLS1\.3 [^)]*, resumed\)"
+assert_log_since "$SRVLOG" "tunnel s13: $PEER: CN=client1 authorized \(TLS1\.3 [^)]*, resumed\)"
 say "ok: openssl s_client resumes"
 
 # ... and gets no ticket where session_tickets = false.
@@ -192,7 +207,7 @@ grep -q '^New, TLSv1.3' "$T/off.out" || fail "s_client (off): $(cat "$T/off.out"
 say "ok: session_tickets = false: no ticket"
 
 # 9. gnutls-cli --resume: its second connection resumes.
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 mkfifo "$T/gin"
 (sleep 3; cat "$T/ping") >"$T/gin" &
 timeout 20 gnutls-cli -p "$S12" --x509cafile "$PKI/ca.pem" \
@@ -200,20 +215,20 @@ timeout 20 gnutls-cli -p "$S12" --x509cafile "$PKI/ca.pem" \
 	--resume localhost <"$T/gin" >"$T/gnutls.out" 2>&1
 grep -q 'This is a resumed session' "$T/gnutls.out" ||
 	fail "gnutls-cli did not resume: $(grep -i resum "$T/gnutls.out")"
-assert_log_since "$T/srv.log" "tunnel s12: $PEER: CN=client1 authorized \(TLS1\.2 [^)]*, resumed\)"
+assert_log_since "$SRVLOG" "tunnel s12: $PEER: CN=client1 authorized \(TLS1\.2 [^)]*, resumed\)"
 say "ok: gnutls-cli --resume resumes"
 
 # 10. stunnel as client of our server role (its session cache), and as
 #     server of our client role.
 start_stunnel_client stcli "$ST_CLI" "$S13"
-log_mark "$T/srv.log"
+log_mark "$SRVLOG"
 for i in 1 2; do
 	"$TCPTOOL" -t 10 sendrecv 127.0.0.1 "$ST_CLI" "$T/ping" "$T/pong" >/dev/null ||
 		fail "stunnel client: sendrecv"
 	assert_same "$T/ping" "$T/pong"
 	sleep 0.3
 done
-assert_log_since "$T/srv.log" "tunnel s13: $PEER: CN=client1 authorized \(TLS1\.3 [^)]*, resumed\)"
+assert_log_since "$SRVLOG" "tunnel s13: $PEER: CN=client1 authorized \(TLS1\.3 [^)]*, resumed\)"
 say "ok: stunnel as client resumes against our server role"
 start_stunnel_server stsrv "$ST_SRV" "$BE"
 for i in 1 2; do
@@ -239,5 +254,6 @@ refused_resumed "$CSOON" 'certificate .*CN=client3.* rejected: .*expired'
 say "ok: a resumed identity whose certificate expired is refused"
 
 assert_log_lacks "$T/srv.log" ": error: "
+assert_log_lacks "$SRVLOG" ": error: "
 assert_log_lacks "$T/cli.log" ": error: "
 say "PASS"

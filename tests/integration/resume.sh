@@ -16,17 +16,15 @@
 
 need_tools openssl gnutls-cli certtool stunnel4 curl
 make_pki
-# sauth's clients come from a CA that signs CRLs: rc1 (CN=client1), soon.
+# sauth's clients come from a CA that signs CRLs: rc1 (CN=client1), rc3
+# and soon (both CN=client3; soon is made again to expire, step 3c).
 certtool_cert rca "ssltunnel CRL CA" - ca cert_signing_key crl_signing_key \
 	"expiration_days = 30"
 certtool_cert rc1 client1 rca signing_key tls_www_client "expiration_days = 30"
-# soon (CN=client3) expires a few seconds from now: admitted, resumed, then refused.
-EXP_AT=$(($(date +%s) + 30))
-certtool_cert soon client3 rca signing_key tls_www_client \
-	'activation_date = "2020-01-01 00:00:00"' \
-	"expiration_date = \"$(date -u -d "@$EXP_AT" '+%Y-%m-%d %H:%M:%S')\""
+certtool_cert rc3 client3 rca signing_key tls_www_client "expiration_days = 30"
+certtool_cert soon client3 rca signing_key tls_www_client "expiration_days = 30"
 
-pick_ports MS BE S13 S12 SOFF SROT SAUTH C13 C12 COFF CROT CAUTH CSOON \
+pick_ports MS BE S13 S12 SOFF SROT SAUTH C13 C12 COFF CROT CAUTH CSOON CREV \
 	ST_CLI ST_SRV CST
 start_backend "$BE" --mode echo
 
@@ -48,7 +46,7 @@ srv_conf() {
 		"$(server_tunnel s13 "127.0.0.1:$S13" "127.0.0.1:$BE" 'tls_versions = [ "1.3" ];')" \
 		"$(server_tunnel s12 "127.0.0.1:$S12" "127.0.0.1:$BE" 'tls_versions = [ "1.2" ];')" \
 		"$(server_tunnel soff "127.0.0.1:$SOFF" "127.0.0.1:$BE" 'session_tickets = false;')" \
-		"$(server_tunnel srot "127.0.0.1:$SROT" "127.0.0.1:$BE" 'ticket_key_rotation = 6;')" \
+		"$(server_tunnel srot "127.0.0.1:$SROT" "127.0.0.1:$BE" 'ticket_key_rotation = 45;')" \
 		"{ name = \"sauth\"; role = \"server\"; listen = \"127.0.0.1:$SAUTH\";
 		  connect = \"127.0.0.1:$BE\"; cert_file = \"$PKI/server.pem\";
 		  key_file = \"$PKI/server.key\"; ca_file = \"$PKI/rca.pem\";
@@ -63,11 +61,13 @@ WORKERS=1 write_conf "$T/cli.conf" \
 	"$(client_tunnel crot "127.0.0.1:$CROT" "127.0.0.1:$SROT" client1 "$SN")" \
 	"$(client_tunnel cauth "127.0.0.1:$CAUTH" "127.0.0.1:$SAUTH" rc1 "$SN")" \
 	"$(client_tunnel csoon "127.0.0.1:$CSOON" "127.0.0.1:$SAUTH" soon "$SN")" \
+	"$(client_tunnel crev "127.0.0.1:$CREV" "127.0.0.1:$SAUTH" rc3 "$SN")" \
 	"$(client_tunnel cst "127.0.0.1:$CST" "127.0.0.1:$ST_SRV" client1 "$SN")"
 SRVLOG=$T/srv.log
 start_daemon "$T/srv.conf" "$SRVLOG"
 SRV=$LAST_PID
 start_daemon "$T/cli.conf" "$T/cli.log"
+CLI=$LAST_PID
 
 PEER='127\.0\.0\.1:[0-9]+'
 printf 'once more, with the same keys\n' >"$T/ping"
@@ -120,11 +120,13 @@ through coff "$COFF" soff full
 through coff "$COFF" soff full
 say "ok: session_tickets = false: no resumption"
 
-# 3. ticket_key_rotation = 6: tickets live 2 s (a third of it). One
-#    older than that costs a full handshake, never the connection.
+# 3. ticket_key_rotation = 45: tickets live 15 s (a third of it). One
+#    older than that costs a full handshake, never the connection. (Not
+#    a shorter lifetime: the kTLS VM's wall clock was seen to jump 9 s
+#    between two connections.)
 through crot "$CROT" srot full
 through crot "$CROT" srot resumed
-sleep 3.2
+sleep 16
 through crot "$CROT" srot full
 through crot "$CROT" srot resumed
 say "ok: a ticket past its lifetime costs a full handshake"
@@ -138,6 +140,20 @@ SRV=$LAST_PID
 through c13 "$C13" s13 full
 through c13 "$C13" s13 resumed
 say "ok: a ticket whose key is gone costs a full handshake"
+
+# 3c. soon is made again to expire in 40 s (the client daemon reloads it):
+#     admitted and resumed now, refused once expired (step 12).
+EXP_AT=$(($(date +%s) + 40))
+certtool_cert soon client3 rca signing_key tls_www_client \
+	'activation_date = "2020-01-01 00:00:00"' \
+	"expiration_date = \"$(date -u -d "@$EXP_AT" '+%Y-%m-%d %H:%M:%S')\""
+log_mark "$T/cli.log"
+kill -HUP "$CLI"
+assert_log_since "$T/cli.log" "configuration reloaded: generation 2" 10
+wait_until 10 eval "[ \$(pgrep -P $CLI | wc -l) -eq 1 ]" || fail "client workers after reload"
+through csoon "$CSOON" sauth full
+through csoon "$CSOON" sauth resumed
+say "ok: client3 (soon) resumes"
 
 # 4. A reload keeps the tickets valid (same master key in the new workers).
 through cauth "$CAUTH" sauth full
@@ -165,23 +181,22 @@ assert_log_since "$SRVLOG" "configuration reloaded: generation 3" 10
 refused_resumed "$CAUTH" 'CN=client1 is not in allow_cn$'
 say "ok: a resumed identity no longer in allow_cn is refused"
 
-# 6. client3 (allowed) resumes, then is revoked: refused.
-through csoon "$CSOON" sauth full
-through csoon "$CSOON" sauth resumed
-make_crl "$T/crl.pem" soon
+# 6. client3 (rc3, allowed) resumes, then is revoked: refused.
+through crev "$CREV" sauth full
+through crev "$CREV" sauth resumed
+make_crl "$T/crl.pem" rc3
 log_mark "$SRVLOG"
 kill -HUP "$SRV"
 assert_log_since "$SRVLOG" "configuration reloaded: generation 4" 10
-refused_resumed "$CSOON" 'certificate revoked: .*CN=client3.*'
+refused_resumed "$CREV" 'certificate revoked: .*CN=client3.*'
 say "ok: a resumed identity revoked since is refused"
 
-# 7. The CRL emptied again: client3 resumes (its certificate is expired
-#    at the end of this test, step 12).
+# 7. The CRL emptied again: rc3 resumes.
 make_crl "$T/crl.pem"
 log_mark "$SRVLOG"
 kill -HUP "$SRV"
 assert_log_since "$SRVLOG" "configuration reloaded: generation 5" 10
-through csoon "$CSOON" sauth resumed
+through crev "$CREV" sauth resumed
 say "ok: unrevoked, client3 resumes again"
 
 # 8. openssl s_client: -sess_out, then -sess_in resumes ("Reused").

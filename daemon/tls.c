@@ -171,19 +171,23 @@ out:
 /* The master key of the session tickets: made once, by the first load
  * of the configuration in the master, before any worker forks, and never
  * changed, so every worker of every generation (reloads included) derives
- * the same rotating ticket keys from it (GnuTLS, lib/stek.c). Write-once:
- * the only state of its kind here. */
+ * the same keys from it. Write-once: the only state of its kind here. */
 static gnutls_datum_t tls_stek;
 
-/** @brief The ticket master key, made on first use. */
-static int tls_stek_get(const gnutls_datum_t **key)
+/** @brief Tunnel @t's ticket key: HMAC-SHA-512 of its name under the
+ *  master key (made on first use), so a ticket of one tunnel is no
+ *  ticket to another. GnuTLS derives the rotating keys from it by time
+ *  (lib/stek.c). */
+static int tls_stek_derive(const struct cfg_tunnel *t,
+			   unsigned char key[TLS_STEK_SIZE])
 {
-	int rc = 0;
+	int rc;
 
-	if (!tls_stek.data)
-		rc = gnutls_session_ticket_key_generate(&tls_stek);
-	*key = &tls_stek;
-	return rc;
+	if (!tls_stek.data &&
+	    (rc = gnutls_session_ticket_key_generate(&tls_stek)) < 0)
+		return rc;
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA512, tls_stek.data, tls_stek.size,
+				t->name, strlen(t->name), key);
 }
 
 int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
@@ -244,7 +248,7 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 	if (rc < 0)
 		goto gnutls_err;
 	if (t->role == CFG_ROLE_SERVER && t->session_tickets &&
-	    (rc = tls_stek_get(&ctx->stek)) < 0)
+	    (rc = tls_stek_derive(t, ctx->stek)) < 0)
 		goto gnutls_err;
 	return 0;
 gnutls_err:
@@ -472,12 +476,13 @@ static int tls_session_tickets(gnutls_session_t s, struct tls_ctx *ctx,
 			       struct tls_check *check, gnutls_datum_t *ticket)
 {
 	const struct cfg_tunnel *t = ctx->t;
+	const gnutls_datum_t stek = { ctx->stek, TLS_STEK_SIZE };
 
 	if (!t->session_tickets)
 		return 0;
 	if (t->role == CFG_ROLE_SERVER) {
 		gnutls_db_set_cache_expiration(s, t->ticket_key_rotation / 3);
-		return gnutls_session_ticket_enable_server(s, ctx->stek);
+		return gnutls_session_ticket_enable_server(s, &stek);
 	}
 	if (!ticket)
 		return 0;

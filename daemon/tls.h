@@ -8,6 +8,7 @@
 #include "cfg.h"
 
 #define TLS_REASONLEN 384
+#define TLS_STEK_SIZE 64		/* a GnuTLS session ticket key */
 
 /* Per-tunnel credentials, loaded by the master before the workers fork. */
 struct tls_ctx {
@@ -15,8 +16,8 @@ struct tls_ctx {
 	gnutls_priority_t prio;
 	const struct cfg_tunnel *t;
 	long long not_after;		/* cert_file's expiry (Unix time); 0 none */
-	const gnutls_datum_t *stek;	/* server role with session_tickets:
-					   the ticket master key */
+	unsigned char stek[TLS_STEK_SIZE];	/* server role with
+					   session_tickets: its ticket key */
 };
 
 /* What a peer certificate says about who it is. */

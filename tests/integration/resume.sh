@@ -213,6 +213,14 @@ grep -q '^Reused, TLSv1.3' "$T/ossl2.out" || fail "s_client did not resume: $(gr
 assert_log_since "$SRVLOG" "tunnel s13: $PEER: CN=client1 authorized \(TLS1\.3 [^)]*, resumed\)"
 say "ok: openssl s_client resumes"
 
+# ... but not with that ticket on another tunnel (each has its own key).
+(cat "$T/ping"; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$SROT" \
+	-servername localhost -cert "$PKI/client1.pem" -key "$PKI/client1.key" \
+	-CAfile "$PKI/ca.pem" -sess_in "$T/ossl.sess" >"$T/other.out" 2>&1
+grep -q '^New, TLSv1.3' "$T/other.out" ||
+	fail "s13's ticket on srot: $(grep -E '^(New|Reused)' "$T/other.out")"
+say "ok: a ticket of one tunnel does not resume on another"
+
 # ... and gets no ticket where session_tickets = false.
 (cat "$T/ping"; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$SOFF" \
 	-cert "$PKI/client1.pem" -key "$PKI/client1.key" -CAfile "$PKI/ca.pem" \

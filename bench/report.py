@@ -146,6 +146,60 @@ def targets(res):
     return out
 
 
+def resume_targets(res):
+    """Session resumption (issue #14): the ssltunneld pair resuming
+    against itself doing full handshakes and against stunnel resuming
+    with its session cache."""
+    s = res.get("ssltunneld", {})
+    st = res.get("stunnel", {})
+    out = []
+    for c in ("1", "32"):
+        mine = s.get(f"hs_resumed_c{c}_rate")
+        for text, theirs, goal in (
+                (f"resumed handshakes c={c} ≥ 2.5× full ones",
+                 s.get(f"hs_c{c}_rate"), 2.5),
+                (f"resumed handshakes c={c} ≥ 1.5× stunnel resumed",
+                 st.get(f"hs_resumed_c{c}_rate"), 1.5)):
+            r = ratio(mine, theirs)
+            out.append({"target": text, "ratio": r, "goal": goal,
+                        "met": None if r is None else r >= goal})
+    return out
+
+
+def resume_section(L, res, order, rtg):
+    """Handshake rates without and with session resumption."""
+    shown = [n for n in order
+             if isinstance(res.get(n, {}).get("hs_resumed_c1_rate"), float)]
+    if not shown:
+        return
+    L.append("## Handshakes with session resumption (issue #14)")
+    L.append("")
+    L.append("Each pair restarted with resumption on: ssltunneld's client "
+             "role offers the latest session ticket of its server role "
+             "(`session_tickets = true`; the figures above are with "
+             "`false`), stunnel its session cache (`sessionResume = yes`; "
+             "above: `no`). Per worker: each ssltunneld worker's first "
+             "connection is a full handshake.")
+    L.append("")
+    L.append("| pair | full c=1 | resumed c=1 | × | full c=32 | "
+             "resumed c=32 | × | resumed share |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for n in shown:
+        r = res[n]
+        share = r.get("hs_resumed_share")
+        L.append("| " + " | ".join(
+            [NAMES.get(n, n)] +
+            [x for c in ("1", "32") for x in (
+                fmt(r.get(f"hs_c{c}_rate"), 0),
+                fmt(r.get(f"hs_resumed_c{c}_rate"), 0),
+                fmt_ratio(ratio(r.get(f"hs_resumed_c{c}_rate"),
+                                r.get(f"hs_c{c}_rate"))))] +
+            [f"{100 * share:.1f}%" if isinstance(share, float) else "—"])
+            + " |")
+    L.append("")
+    target_table(L, rtg)
+
+
 def transport_targets(res):
     """The WebSocket pair against the TLS pair and the node.js pair."""
     s = res.get("ssltunneld", {})
@@ -180,10 +234,14 @@ def target_table(L, tg):
     L.append("")
 
 
-def markdown(meta, res, order, tg, ttg):
+def markdown(meta, res, order, tg, ttg, rtg):
     L = []
     L.append("# ssltunnel benchmark: latest run")
     L.append("")
+    if meta.get("figures") == "handshakes":
+        L.append("**Handshake figures only** (`BENCH_FIGURES=handshakes`): "
+                 "throughput, latency, memory and CPU were not measured.")
+        L.append("")
     L.append(f"{meta.get('date', '?')} · tree {meta.get('tree', '?')} · "
              f"{meta.get('nproc', '?')} CPUs "
              f"({meta.get('cpu', '?')}) · Linux {meta.get('kernel', '?')} · "
@@ -241,6 +299,7 @@ def markdown(meta, res, order, tg, ttg):
     L.append(f"## Targets (issue #5, ratios of this run, ssltunneld on its {path})")
     L.append("")
     target_table(L, tg)
+    resume_section(L, res, order, rtg)
     shown = [n for n in TRANSPORTS if n in order]
     s = res.get("ssltunneld", {})
     if shown and s:
@@ -305,7 +364,8 @@ def markdown(meta, res, order, tg, ttg):
         f"{meta.get('tput_secs')} s per run, bits received per second.\n"
         f"* Handshakes: `bench/loadgen` connection loops for "
         f"{meta.get('hs_secs')} s (connect, write 1 KiB, read it back, "
-        f"close) to an echo backend; full handshakes, no resumption.\n"
+        f"close) to an echo backend; full handshakes, no resumption, but in "
+        f"the resumption table.\n"
         f"* Latency: {meta.get('lat_count')} round trips of 64 bytes over "
         f"one established connection, after 200 warm-up ones.\n"
         f"* Memory: RSS summed over every process of the pair (master and "
@@ -416,6 +476,7 @@ def main():
     res = derive(raw)
     tg = targets(res)
     ttg = transport_targets(res)
+    rtg = resume_targets(res)
     st, di = res.get("stunnel", {}), res.get("direct", {})
     doc = {
         "meta": meta,
@@ -432,13 +493,14 @@ def main():
                                     for k, *_ in FIGURES}
                                 for n in order if n in TRANSPORTS},
         "transport_targets": ttg,
+        "resume_targets": rtg,
     }
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "latest.json"), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
     with open(os.path.join(outdir, "latest.md"), "w") as f:
-        f.write(markdown(meta, res, order, tg, ttg))
+        f.write(markdown(meta, res, order, tg, ttg, rtg))
     chart(res, order, outdir)
 
 

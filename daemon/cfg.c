@@ -182,6 +182,8 @@ static const struct cfg_setting cfg_tunnel_settings[] = {
 	{ "ciphers", cfg_apply_bits, T(ciphers), 0, 0, cfg_cipher_words, -1 },
 	{ "tls_versions", cfg_apply_bits, T(versions), 0, 0, cfg_version_words, -1 },
 	{ "handshake_timeout", cfg_apply_int, T(handshake_timeout), 1, 3600, NULL, -1 },
+	{ "session_tickets", cfg_apply_bool, T(session_tickets), 0, 0, NULL, -1 },
+	{ "ticket_key_rotation", cfg_apply_int, T(ticket_key_rotation), 3, 604800, NULL, CFG_ROLE_SERVER },
 	{ "connect_timeout", cfg_apply_int, T(connect_timeout), 1, 3600, NULL, -1 },
 	{ "keepalive", cfg_apply_keepalive, T(keepalive), 0, 0, NULL, -1 },
 	{ "transport", cfg_apply_word, T(transport), 0, 0, cfg_transport_words, -1 },
@@ -244,6 +246,8 @@ void cfg_tunnel_defaults(struct cfg_tunnel *t)
 	t->ciphers = CFG_CIPHER_AES128 | CFG_CIPHER_AES256 | CFG_CIPHER_CHACHA;
 	t->versions = CFG_TLS12 | CFG_TLS13;
 	t->handshake_timeout = 10;
+	t->session_tickets = 1;
+	t->ticket_key_rotation = 3600;
 	t->connect_timeout = 10;
 	t->keepalive.idle = 30;
 	t->keepalive.interval = 10;

@@ -88,6 +88,8 @@ struct cfg_tunnel {
 	unsigned ciphers;		/* CFG_CIPHER_* bits */
 	unsigned versions;		/* CFG_TLS1_* bits */
 	int handshake_timeout;		/* seconds */
+	int session_tickets;		/* issue (server) / offer (client) */
+	int ticket_key_rotation;	/* seconds: ticket key period */
 	int connect_timeout;		/* seconds */
 	struct net_keepalive keepalive;	/* on the TLS leg */
 	int verify_name;		/* client role: check server_name */

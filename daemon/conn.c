@@ -455,7 +455,8 @@ void conn_start_handshake(struct conn *c)
 		return;
 	}
 	conn_attach_ulp(c);
-	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, &c->check);
+	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, &c->check,
+			     &c->t->ticket);
 	if (rc < 0) {
 		conn_reject(c, LOG_ERR, "TLS session: %s", gnutls_strerror(rc));
 		return;
@@ -489,10 +490,23 @@ static void conn_handshake(struct conn *c)
 		conn_reject(c, LOG_NOTICE, "%s", reason);
 		return;
 	}
+	if (tls_handshake_done(c->sess) < 0) {
+		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL,
+				  tls_fail_alert(c->check.why));
+		c->t->stats->rejected++;
+		c->t->stats->hs_fail[c->check.why]++;
+		conn_reject(c, LOG_NOTICE, "resumed session refused: %s",
+			    c->check.reason);
+		return;
+	}
 	timer_cancel(&c->w->timers, &c->timer);
 	{
-		char desc[64];
+		char desc[80];
 		tls_describe(c->sess, desc, sizeof desc);
+		if (gnutls_session_is_resumed(c->sess)) {
+			c->t->stats->resumed++;
+			strcat(desc, ", resumed");
+		}
 		/* A password login is authorized once its request is read. */
 		if (c->t->cfg->hc == CFG_HC_RELAY)
 			log_debug("tunnel %s: %s: TLS handshake done (%s); the token comes with the request",
@@ -822,7 +836,8 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 			errno = EPROTO;
 			return -1;
 		}
-		switch (ktls_read_control(c->tls.fd, c->reason, sizeof c->reason)) {
+		switch (ktls_read_control(c->tls.fd, c->sess, c->reason,
+					  sizeof c->reason)) {
 		case KTLS_CTL_AGAIN:
 			errno = EAGAIN;
 			return -1;

@@ -137,7 +137,7 @@ static int console_check(struct tunnel *tun, const char *basic, char *err,
 
 	if ((fd = console_dial(t, err, errlen)) < 0)
 		return -1;
-	if ((rc = tls_session_new(&s, &tun->tls, fd, &check)) < 0) {
+	if ((rc = tls_session_new(&s, &tun->tls, fd, &check, NULL)) < 0) {
 		snprintf(err, errlen, "TLS: %s", gnutls_strerror(rc));
 		goto out;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ktls.h"
+#include "tls.h"
 
 int ktls_probe(char *why, size_t len)
 {
@@ -208,8 +209,11 @@ int ktls_send_close_notify(int fd)
 	return sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof alert ? 0 : -1;
 }
 
-/** @brief What a handshake message after the handshake means to us. */
-static enum ktls_ctl ktls_handshake_msg(const unsigned char *p, ssize_t n,
+/** @brief What a handshake message after the handshake means to us. A
+ *  NewSessionTicket goes to GnuTLS (@s), which keeps it for the client
+ *  role's next connection; one split across records is skipped. */
+static enum ktls_ctl ktls_handshake_msg(gnutls_session_t s,
+					const unsigned char *p, ssize_t n,
 					char *why, size_t len)
 {
 	/* One record may carry several messages: type(1) length(3) body. */
@@ -226,13 +230,16 @@ static enum ktls_ctl ktls_handshake_msg(const unsigned char *p, ssize_t n,
 		}
 		if ((ssize_t)(4 + l) > n)
 			break;
+		if (s)
+			tls_ticket_feed(s, p, 4 + l);
 		p += 4 + l;
 		n -= 4 + l;
 	}
 	return KTLS_CTL_SKIPPED;
 }
 
-enum ktls_ctl ktls_read_control(int fd, char *why, size_t len)
+enum ktls_ctl ktls_read_control(int fd, gnutls_session_t s, char *why,
+				size_t len)
 {
 	unsigned char buf[16384 + 256];
 	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
@@ -273,7 +280,7 @@ enum ktls_ctl ktls_read_control(int fd, char *why, size_t len)
 		return KTLS_CTL_FATAL;
 	}
 	if (type == KTLS_RT_HANDSHAKE)
-		return ktls_handshake_msg(buf, n, why, len);
+		return ktls_handshake_msg(s, buf, n, why, len);
 	snprintf(why, len, "unexpected TLS record type %u", type);
 	return KTLS_CTL_FATAL;
 }

@@ -67,7 +67,9 @@ enum ktls_ctl {
 };
 
 /** @brief Read the non-data record at the head of a kTLS socket's receive
- *  queue (splice said EINVAL / recv said EIO) and say what it means. */
-enum ktls_ctl ktls_read_control(int fd, char *why, size_t len);
+ *  queue (splice said EINVAL / recv said EIO) and say what it means. A
+ *  session ticket in it goes to @s (see tls_ticket_feed). */
+enum ktls_ctl ktls_read_control(int fd, gnutls_session_t s, char *why,
+				size_t len);
 
 #endif

@@ -71,6 +71,7 @@ void master_free_tunnels(struct tunnel *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		tls_ctx_free(&t[i].tls);
+		tls_ticket_drop(&t[i].ticket);
 		for (int j = 0; j < t[i].nlisteners; j++)
 			if (t[i].listeners[j].fd >= 0)
 				close(t[i].listeners[j].fd);

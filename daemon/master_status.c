@@ -454,6 +454,11 @@ void master_metrics(void *arg, struct metrics_buf *b)
 			STATUS_U64(b, "ssltunnel_handshake_failures_total",
 				   rows[i].s.hs_fail[k], "tunnel", rows[i].name,
 				   "reason", tls_fail_name(k));
+	metrics_family(b, "ssltunnel_handshakes_resumed_total", "counter",
+		       "TLS handshakes that resumed a session (a ticket, no certificate signature).");
+	for (size_t i = 0; i < n; i++)
+		STATUS_U64(b, "ssltunnel_handshakes_resumed_total", rows[i].s.resumed,
+			   "tunnel", rows[i].name);
 	metrics_family(b, "ssltunnel_acl_denied_total", "counter",
 		       "Destinations the access list refused.");
 	for (size_t i = 0; i < n; i++)

@@ -58,7 +58,8 @@ static enum dir_step splice_finish(struct conn *c, struct mover_dir *d,
 /** @brief A control record stopped the TLS source: what now? */
 static enum dir_step splice_control(struct conn *c, struct mover_dir *d)
 {
-	switch (ktls_read_control(c->tls.fd, c->reason, sizeof c->reason)) {
+	switch (ktls_read_control(c->tls.fd, c->sess, c->reason,
+				  sizeof c->reason)) {
 	case KTLS_CTL_AGAIN:
 		d->wait = EPOLLIN;
 		d->wait_tls = 1;

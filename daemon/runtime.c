@@ -313,6 +313,7 @@ void rt_tunnel_free(struct tunnel *t)
 
 	if (!t)
 		return;
+	tls_ticket_drop(&t->ticket);
 	free(r->cfg.name);
 	free(r->cfg.listen);
 	free(r->cfg.destination);

@@ -168,6 +168,28 @@ out:
 	return ret;
 }
 
+/* The master key of the session tickets: made once, by the first load
+ * of the configuration in the master, before any worker forks, and never
+ * changed, so every worker of every generation (reloads included) derives
+ * the same keys from it. Write-once: the only state of its kind here. */
+static gnutls_datum_t tls_stek;
+
+/** @brief Tunnel @t's ticket key: HMAC-SHA-512 of its name under the
+ *  master key (made on first use), so a ticket of one tunnel is no
+ *  ticket to another. GnuTLS derives the rotating keys from it by time
+ *  (lib/stek.c). */
+static int tls_stek_derive(const struct cfg_tunnel *t,
+			   unsigned char key[TLS_STEK_SIZE])
+{
+	int rc;
+
+	if (!tls_stek.data &&
+	    (rc = gnutls_session_ticket_key_generate(&tls_stek)) < 0)
+		return rc;
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA512, tls_stek.data, tls_stek.size,
+				t->name, strlen(t->name), key);
+}
+
 int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 		 char *err, size_t errlen)
 {
@@ -224,6 +246,9 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 	tls_priority_string(t, prio, sizeof prio);
 	rc = gnutls_priority_init(&ctx->prio, prio, &pos);
 	if (rc < 0)
+		goto gnutls_err;
+	if (t->role == CFG_ROLE_SERVER && t->session_tickets &&
+	    (rc = tls_stek_derive(t, ctx->stek)) < 0)
 		goto gnutls_err;
 	return 0;
 gnutls_err:
@@ -342,11 +367,10 @@ static enum tls_fail tls_status_kind(unsigned status)
 	return TLS_FAIL_PROTOCOL;
 }
 
-/** @brief Called by GnuTLS once the peer's certificate arrived: chain,
- *  name, then allow lists and pins. Failing here aborts the handshake. */
-static int tls_verify_peer(gnutls_session_t s)
+/** @brief The verdict on the peer's certificate chain, name, allow lists
+ *  and pins, into @k: inside a full handshake, and after a resumed one. */
+static int tls_check_peer(gnutls_session_t s, struct tls_check *k)
 {
-	struct tls_check *k = gnutls_session_get_ptr(s);
 	const struct cfg_tunnel *t = k->t;
 	const char *host = t->role == CFG_ROLE_CLIENT && t->verify_name ?
 		t->server_name : NULL;
@@ -392,13 +416,150 @@ static int tls_verify_peer(gnutls_session_t s)
 	return 0;
 }
 
+/** @brief Called by GnuTLS once the peer's certificate arrived. Failing
+ *  here aborts the handshake. */
+static int tls_verify_peer(gnutls_session_t s)
+{
+	return tls_check_peer(s, gnutls_session_get_ptr(s));
+}
+
+void tls_ticket_drop(gnutls_datum_t *ticket)
+{
+	gnutls_free(ticket->data);
+	ticket->data = NULL;
+	ticket->size = 0;
+}
+
+/** @brief Keep the session's resumption data (its latest ticket) in place
+ *  of the ticket kept before. */
+static void tls_ticket_keep(gnutls_session_t s, gnutls_datum_t *ticket)
+{
+	gnutls_datum_t d = { NULL, 0 };
+
+	if (gnutls_session_get_data2(s, &d) < 0 || d.size == 0) {
+		gnutls_free(d.data);
+		return;
+	}
+	tls_ticket_drop(ticket);
+	*ticket = d;
+}
+
+/** @brief GnuTLS processed a NewSessionTicket. In TLS 1.3 it comes after
+ *  the handshake: keep it now. A TLS 1.2 one comes inside the handshake;
+ *  tls_handshake_done() keeps that once the session is complete. */
+static int tls_ticket_hook(gnutls_session_t s, unsigned htype, unsigned when,
+			   unsigned incoming, const gnutls_datum_t *msg)
+{
+	struct tls_check *k = gnutls_session_get_ptr(s);
+
+	(void)htype, (void)when, (void)msg;
+	if (incoming && k->ticket &&
+	    gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
+		tls_ticket_keep(s, k->ticket);
+	return 0;
+}
+
+/** @brief Does a full handshake of this tunnel verify a peer certificate
+ *  (so a resumed one must be checked again)? Not where a server asks
+ *  for none: password logins, the relay. */
+static int tls_peer_cert_expected(const struct cfg_tunnel *t)
+{
+	return t->role == CFG_ROLE_CLIENT ||
+	       (t->client_auth != CFG_AUTH_PASSWORD && t->hc != CFG_HC_RELAY);
+}
+
+/** @brief Server role: issue tickets under keys derived from the master
+ *  key, rotating every ticket_key_rotation seconds (GnuTLS rotates every
+ *  three ticket lifetimes), or none. Client role: offer the kept ticket
+ *  and watch for the next one. */
+static int tls_session_tickets(gnutls_session_t s, struct tls_ctx *ctx,
+			       struct tls_check *check, gnutls_datum_t *ticket)
+{
+	const struct cfg_tunnel *t = ctx->t;
+	const gnutls_datum_t stek = { ctx->stek, TLS_STEK_SIZE };
+
+	if (!t->session_tickets)
+		return 0;
+	if (t->role == CFG_ROLE_SERVER) {
+		gnutls_db_set_cache_expiration(s, t->ticket_key_rotation / 3);
+		return gnutls_session_ticket_enable_server(s, &stek);
+	}
+	if (!ticket)
+		return 0;
+	check->ticket = ticket;
+	/* One the library refuses (stale, other version) costs a full
+	 * handshake, never the connection. */
+	if (ticket->size && gnutls_session_set_data(s, ticket->data,
+						    ticket->size) < 0)
+		tls_ticket_drop(ticket);
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+					   GNUTLS_HOOK_POST, tls_ticket_hook);
+	return 0;
+}
+
+int tls_handshake_done(gnutls_session_t s)
+{
+	struct tls_check *k = gnutls_session_get_ptr(s);
+
+	if (gnutls_session_is_resumed(s) && tls_peer_cert_expected(k->t) &&
+	    tls_check_peer(s, k) < 0)
+		return -1;
+	if (k->ticket && gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 &&
+	    (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
+		tls_ticket_keep(s, k->ticket);
+	return 0;
+}
+
+gnutls_alert_description_t tls_fail_alert(enum tls_fail f)
+{
+	switch (f) {
+	case TLS_FAIL_EXPIRED:
+		return GNUTLS_A_CERTIFICATE_EXPIRED;
+	case TLS_FAIL_REVOKED:
+		return GNUTLS_A_CERTIFICATE_REVOKED;
+	case TLS_FAIL_UNKNOWN_CA:
+		return GNUTLS_A_UNKNOWN_CA;
+	case TLS_FAIL_NO_CERT:
+		return GNUTLS_A_CERTIFICATE_REQUIRED;
+	case TLS_FAIL_PROTOCOL:
+	case TLS_FAIL_TIMEOUT:
+		return GNUTLS_A_INTERNAL_ERROR;
+	default:
+		return GNUTLS_A_ACCESS_DENIED;
+	}
+}
+
+/** @brief GnuTLS wants a reader of the handshake messages it is handed
+ *  (gnutls_handshake_write); after the handshake there is none to read. */
+static int tls_hs_read_none(gnutls_session_t s,
+			    gnutls_record_encryption_level_t level,
+			    gnutls_handshake_description_t htype,
+			    const void *data, size_t len)
+{
+	(void)s, (void)level, (void)htype, (void)data, (void)len;
+	return 0;
+}
+
+void tls_ticket_feed(gnutls_session_t s, const unsigned char *msg, size_t len)
+{
+	struct tls_check *k = gnutls_session_get_ptr(s);
+
+	if (!k || !k->ticket)
+		return;
+	/* Set only now: during the handshake a read function would take
+	 * GnuTLS's own messages off the wire (it is QUIC's interface). */
+	gnutls_handshake_set_read_function(s, tls_hs_read_none);
+	gnutls_handshake_write(s, GNUTLS_ENCRYPTION_LEVEL_APPLICATION, msg, len);
+}
+
 int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
-		    struct tls_check *check)
+		    struct tls_check *check, gnutls_datum_t *ticket)
 {
 	const struct cfg_tunnel *t = ctx->t;
 	int server = t->role == CFG_ROLE_SERVER;
 	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL |
-		(server ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT);
+		(server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
+		(t->session_tickets ? 0 : GNUTLS_NO_TICKETS);
 	int rc;
 
 	rc = gnutls_init(s, flags);
@@ -422,6 +583,8 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 	}
 	memset(check, 0, sizeof *check);
 	check->t = t;
+	if ((rc = tls_session_tickets(*s, ctx, check, ticket)) < 0)
+		goto err;
 	gnutls_session_set_ptr(*s, check);
 	gnutls_session_set_verify_function(*s, tls_verify_peer);
 	gnutls_transport_set_int(*s, fd);

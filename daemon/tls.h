@@ -8,6 +8,7 @@
 #include "cfg.h"
 
 #define TLS_REASONLEN 384
+#define TLS_STEK_SIZE 64		/* a GnuTLS session ticket key */
 
 /* Per-tunnel credentials, loaded by the master before the workers fork. */
 struct tls_ctx {
@@ -15,6 +16,8 @@ struct tls_ctx {
 	gnutls_priority_t prio;
 	const struct cfg_tunnel *t;
 	long long not_after;		/* cert_file's expiry (Unix time); 0 none */
+	unsigned char stek[TLS_STEK_SIZE];	/* server role with
+					   session_tickets: its ticket key */
 };
 
 /* What a peer certificate says about who it is. */
@@ -44,9 +47,12 @@ enum tls_fail {
 const char *tls_fail_name(enum tls_fail f);
 
 /* The verdict on a peer, reached inside the handshake so a refused peer
- * never sees it complete. */
+ * never sees it complete; for a resumed session right after it
+ * (tls_handshake_done). */
 struct tls_check {
 	const struct cfg_tunnel *t;
+	gnutls_datum_t *ticket;		/* client role: where the latest
+					   session ticket goes; or NULL */
 	int failed;			/* the check ran and refused */
 	enum tls_fail why;		/* then: the kind of refusal */
 	char reason[TLS_REASONLEN];	/* why, for the log */
@@ -60,9 +66,30 @@ void tls_ctx_free(struct tls_ctx *ctx);
 
 /** @brief A non-blocking session on @fd for the tunnel's role. During
  *  the handshake the peer's chain (client role: and name) is verified and
- *  the allow lists and pins applied; the verdict goes to @check. */
+ *  the allow lists and pins applied; the verdict goes to @check. The
+ *  server role issues session tickets (session_tickets); the client role
+ *  resumes with the ticket in @ticket and keeps the next one there
+ *  (NULL: no resumption). */
 int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
-		    struct tls_check *check);
+		    struct tls_check *check, gnutls_datum_t *ticket);
+
+/** @brief After a successful handshake: a resumed session's peer is
+ *  checked again against today's ca_file, crl_file, dates, allow lists
+ *  and pins (no certificate was sent, so the check inside the handshake
+ *  did not run); the client role keeps a TLS 1.2 ticket. -1: refused,
+ *  the verdict in the session's tls_check. */
+int tls_handshake_done(gnutls_session_t s);
+
+/** @brief The alert that tells a peer refused after a resumption why. */
+gnutls_alert_description_t tls_fail_alert(enum tls_fail f);
+
+/** @brief A NewSessionTicket message (@msg, @len: type, length, body)
+ *  that the kernel decrypted after the hand-off: GnuTLS takes it as if
+ *  it had read it, and the client role keeps the ticket. */
+void tls_ticket_feed(gnutls_session_t s, const unsigned char *msg, size_t len);
+
+/** @brief Forget a kept ticket. */
+void tls_ticket_drop(gnutls_datum_t *ticket);
 
 /** @brief Why a record could not be received (@rc from
  *  gnutls_record_recv), for the log: the peer's alert, or GnuTLS's word. */

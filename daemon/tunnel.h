@@ -39,6 +39,7 @@ struct tunnel_stats {
 	uint64_t bytes_up;		/* plain side -> TLS side */
 	uint64_t bytes_down;		/* TLS side -> plain side */
 	uint64_t hs_fail[TLS_FAIL_N];	/* handshake failures, by kind */
+	uint64_t resumed;		/* handshakes that resumed a session */
 	uint64_t user_why[USER_WHY_N];	/* why the userspace path */
 	uint64_t acl_denied;		/* destinations the acl refused */
 	uint64_t auth_failed;		/* wrong password or unknown user */
@@ -73,6 +74,8 @@ struct tunnel {
 	size_t acct_n;			/* its rows, "other" included */
 	struct limit *lim;		/* worker, configured tunnels: its view
 					   of the shared counts (limit.h) */
+	gnutls_datum_t ticket;		/* worker, client role: the latest
+					   session ticket (tls.c) */
 };
 
 /** @brief Count a finished connection of @who (bytes each way) in @t's

@@ -281,7 +281,7 @@ write_conf() {
 	{
 		cat <<EOF
 daemon = {
-	workers = 2;
+	workers = ${WORKERS:-2};
 	log_level = "${LOG_LEVEL:-debug}";
 	log_target = "stderr";
 	ktls = "${SSLTUNNEL_KTLS:-auto}";

@@ -713,6 +713,12 @@ START_TEST(err_wrong_types)
 		   ":4: tunnel web.role: expected \"client\", \"server\", \"relay\" or \"listener\", got a list");
 	EXPECT_ERR(SRV("handshake_timeout = \"10\";"),
 		   ":10: tunnel web.handshake_timeout: expected an integer from 1 to 3600, got a string");
+	EXPECT_ERR(SRV("ticket_key_rotation = 2;"),
+		   ":10: tunnel web.ticket_key_rotation: expected an integer from 3 to 604800, got 2");
+	EXPECT_ERR(SRV("ticket_key_rotation = 604801;"),
+		   ":10: tunnel web.ticket_key_rotation: expected an integer from 3 to 604800, got 604801");
+	EXPECT_ERR(SRV("session_tickets = \"no\";"),
+		   ":10: tunnel web.session_tickets: expected true or false, got a string");
 	EXPECT_ERR(SRV("allow_cn = 5;"),
 		   ":10: tunnel web.allow_cn: expected a list of strings, as in [ \"a\", \"b\" ], got an integer");
 	EXPECT_ERR(SRV("allow_dns = { a = \"b\"; };"),

@@ -658,6 +658,21 @@ static void conn_arm_reset(struct conn_fd *f)
 		f->abortive = 1;
 }
 
+/** @brief On the kernel path the keys and record sequence numbers live
+ *  in the kernel and every record from here on goes through the socket
+ *  (conn_tls_recv/send, ktls_send_close_notify; no GnuTLS alert is sent
+ *  for a kTLS session), so the GnuTLS session, some 10 KiB per
+ *  connection, is freed once nothing reads the peer's identity or the
+ *  protocol version from it any more: the protocol step and the PROXY
+ *  header are done when relaying starts. */
+static void conn_release_session(struct conn *c)
+{
+	if (!c->ktls || !c->sess)
+		return;
+	gnutls_deinit(c->sess);
+	c->sess = NULL;
+}
+
 void conn_start_relay(struct conn *c)
 {
 	enum mover_status rs;
@@ -669,6 +684,7 @@ void conn_start_relay(struct conn *c)
 		return;
 	}
 	proto_client_free(c);
+	conn_release_session(c);
 	c->st = CONN_RELAYING;
 	c->idle_bytes = c->bytes_up + c->bytes_down;
 	c->idle_since = timer_now_ms();

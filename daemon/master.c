@@ -237,15 +237,15 @@ static int master_sandbox_policy(struct master_gen *g, char *why,
 /* Descriptors a worker holds besides its connections' (listeners, epoll,
  * the master's channel, the resolver, the log, the verifier threads'). */
 #define MASTER_NOFILE_SPARE 64
-/* A connection's descriptors: its two sockets, and on the kernel path the
- * two pipes splice moves the bytes through. */
-#define MASTER_FDS_USER 2
-#define MASTER_FDS_KTLS 6
+/* A connection's descriptors: its two sockets. On the kernel path a
+ * direction borrows a pipe from its worker only while bytes move through
+ * splice (mover_splice.c), so idle connections hold none. */
+#define MASTER_FDS_CONN 2
 /* Below this many descriptors per process the limit is called low. */
 #define MASTER_NOFILE_LOW 4096
 
 /** @brief Every connection holds two sockets (and, on the kernel path,
- *  two pipes): take the whole file-descriptor allowance. */
+ *  pipes while bytes move): take the whole file-descriptor allowance. */
 static void master_raise_nofile(void)
 {
 	struct rlimit rl;
@@ -274,13 +274,13 @@ static long master_max_connections(const struct cfg *cfg)
 }
 
 /** @brief Say how many descriptors each process may hold and about how
- *  many connections that makes per worker on generation @g's data path;
+ *  many connections that makes per worker (generation @g);
  *  warn, with the arithmetic, when that cannot hold the configured
  *  max_connections or is low. Workers inherit the master's limit. */
 static void master_log_nofile(const struct master_gen *g)
 {
 	struct rlimit rl;
-	long per = g->ktls.available ? MASTER_FDS_KTLS : MASTER_FDS_USER;
+	long per = MASTER_FDS_CONN;
 	long cap = master_max_connections(&g->cfg), workers = g->cfg.workers;
 	long lim, fit, share;
 
@@ -292,10 +292,9 @@ static void master_log_nofile(const struct master_gen *g)
 	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
 		INT_MAX : (long)rl.rlim_cur;
 	fit = lim > MASTER_NOFILE_SPARE ? (lim - MASTER_NOFILE_SPARE) / per : 0;
-	log_notice("descriptors: %ld per process (RLIMIT_NOFILE): about %ld connections per worker at %ld descriptors each (%s), %ld across %ld workers",
-		   lim, fit, per, g->ktls.available ?
-		   "2 sockets and 2 splice pipes" : "2 sockets",
-		   fit * workers, workers);
+	log_notice("descriptors: %ld per process (RLIMIT_NOFILE): about %ld connections per worker at %ld descriptors each, %ld across %ld workers%s",
+		   lim, fit, per, fit * workers, workers, g->ktls.available ?
+		   "; fewer while many move bytes (kTLS: 2 pipes each while bytes flow)" : "");
 	share = cap ? (cap + workers - 1) / workers : 0;
 	if (share > fit)
 		log_warn("descriptors: max_connections adds up to %ld across %ld workers, %ld per worker at %ld descriptors each = %ld, more than the limit of %ld (with %d spare): connections past about %ld per worker will fail at accept; raise the hard limit (ulimit -Hn, LimitNOFILE=) or add workers",

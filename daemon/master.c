@@ -241,8 +241,9 @@ static int master_sandbox_policy(struct master_gen *g, char *why,
  * direction borrows a pipe from its worker only while bytes move through
  * splice (mover_splice.c), so idle connections hold none. */
 #define MASTER_FDS_CONN 2
-/* Below this many descriptors per process the limit is called low. */
-#define MASTER_NOFILE_LOW 4096
+/* Below this many descriptors per process the limit is called low (the
+ * common soft default; a test or CI host may well have 4096 as hard). */
+#define MASTER_NOFILE_LOW 1024
 
 /** @brief Every connection holds two sockets (and, on the kernel path,
  *  pipes while bytes move): take the whole file-descriptor allowance. */

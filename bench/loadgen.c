@@ -15,8 +15,11 @@
  *	One connection, COUNT ping-pongs of BYTES (default 64) after a
  *	warm-up; prints p50/p90/p99 round trips in microseconds.
  *   loadgen [-t SECS] idle HOST PORT N
- *	Opens N connections (32 at a time), checks each with a 16-byte
- *	echo, prints "ready=N" and holds them until SIGTERM or -t.
+ *	Opens N connections (32 at a time), checks each with the echo of
+ *	its own 16 bytes, prints "ready=N" and holds them until SIGTERM or
+ *	-t. On SIGUSR1, every held connection echoes its own 64 bytes, all
+ *	at once; prints "verified=N" and "mismatched=M" (closed, failed or
+ *	not byte-exact), then exits.
  *
  * Exit status: 0 done, 1 failed, 2 usage, 124 timed out.
  */
@@ -559,20 +562,63 @@ static int lg_latency(int argc, char **argv)
 /* ---- idle --------------------------------------------------------------- */
 
 #define LG_IDLE_BATCH 32
-#define LG_IDLE_MSG 16
+#define LG_IDLE_MSG 16		/* the check on opening */
+#define LG_IDLE_END 64		/* the check on SIGUSR1 */
+
+static volatile sig_atomic_t lg_verify;	/* SIGUSR1 seen (idle) */
 
 struct lg_idle_conn {
 	int fd;
 	int sent;
 	size_t got;
+	long id;
 };
+
+static void lg_on_verify(int sig)
+{
+	(void)sig;
+	lg_verify = 1;
+}
+
+/** @brief Connection @id's own @len-byte payload: its number, then a
+ *  pattern drawn from the number and the position, so that bytes crossed
+ *  between connections, lost or shifted show in the echo. */
+static void lg_idle_payload(char *buf, size_t len, long id)
+{
+	int n = snprintf(buf, len, "%c%0*ld", len == LG_IDLE_MSG ? 'c' : 'e',
+			 (int)(LG_IDLE_MSG - 2), id);
+
+	for (size_t i = n; i < len - 1; i++)
+		buf[i] = (char)('a' + (id * 7 + i) % 26);
+	buf[len - 1] = '\n';
+}
+
+/** @brief Read what has come back on @c against its payload @want of
+ *  @len bytes: 1 = all of it, byte-exact; 0 = more due; -1 = closed,
+ *  failed or a byte differs. */
+static int lg_idle_read(struct lg_idle_conn *c, const char *want, size_t len)
+{
+	char in[LG_IDLE_END];
+
+	for (;;) {
+		ssize_t r = recv(c->fd, in, len - c->got, 0);
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		if (r <= 0 || memcmp(in, want + c->got, r) != 0)
+			return -1;
+		c->got += r;
+		if (c->got == len)
+			return 1;
+	}
+}
 
 /** @brief Advance one opening connection: 1 = checked (now idle),
  *  0 = still going, -1 = failed. */
-static int lg_idle_step(int ep, struct lg_idle_conn *c, const char *msg)
+static int lg_idle_step(int ep, struct lg_idle_conn *c)
 {
-	char in[LG_IDLE_MSG];
+	char msg[LG_IDLE_MSG];
 
+	lg_idle_payload(msg, sizeof msg, c->id);
 	if (!c->sent) {
 		int err = 0;
 		socklen_t len = sizeof err;
@@ -583,39 +629,22 @@ static int lg_idle_step(int ep, struct lg_idle_conn *c, const char *msg)
 		c->sent = 1;
 		return lg_epoll_mod(ep, c->fd, EPOLLIN, c) < 0 ? -1 : 0;
 	}
-	for (;;) {
-		ssize_t r = recv(c->fd, in, LG_IDLE_MSG - c->got, 0);
-		if (r < 0 && errno == EAGAIN)
-			return 0;
-		if (r <= 0)
-			return -1;
-		c->got += r;
-		if (c->got == LG_IDLE_MSG)
-			return 1;
-	}
+	return lg_idle_read(c, msg, LG_IDLE_MSG);
 }
 
-static int lg_idle(int argc, char **argv)
+/** @brief Open @n connections to @sin, LG_IDLE_BATCH at a time, each checked by
+ *  the echo of its own payload; prints ready= and failed=. */
+static long lg_idle_open(int ep, const struct sockaddr_in *sin,
+			 struct lg_idle_conn *conns, long n)
 {
-	const char msg[LG_IDLE_MSG + 1] = "idle-check-0123\n";
 	struct epoll_event evs[LG_EVENTS];
-	struct sockaddr_in sin;
-	struct lg_idle_conn *conns;
-	long n, started = 0, inflight = 0, ready = 0, failed = 0;
-	int ep;
+	long started = 0, inflight = 0, ready = 0, failed = 0;
 
-	if (argc != 3)
-		lg_die(LG_EX_USAGE, "usage: idle HOST PORT N");
-	sin = lg_addr(argv[0], lg_number(argv[1], "PORT", 1, 65535));
-	n = lg_number(argv[2], "N", 1, 100000);
-	conns = calloc(n, sizeof *conns);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!conns || ep < 0)
-		lg_die(LG_EX_FAIL, "out of memory or epoll: %s", strerror(errno));
 	while (ready + failed < n && !lg_stop) {
 		while (inflight < LG_IDLE_BATCH && started < n) {
-			struct lg_idle_conn *c = &conns[started++];
-			c->fd = lg_connect_start(&sin);
+			struct lg_idle_conn *c = &conns[started];
+			c->id = started++;
+			c->fd = lg_connect_start(sin);
 			if (c->fd < 0 || lg_epoll_add(ep, c->fd, EPOLLOUT, c) < 0) {
 				failed++;
 				continue;
@@ -627,7 +656,7 @@ static int lg_idle(int argc, char **argv)
 			lg_die(LG_EX_FAIL, "epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < k; i++) {
 			struct lg_idle_conn *c = evs[i].data.ptr;
-			int rc = lg_idle_step(ep, c, msg);
+			int rc = lg_idle_step(ep, c);
 			if (rc == 0)
 				continue;
 			inflight--;
@@ -644,8 +673,81 @@ static int lg_idle(int argc, char **argv)
 	}
 	printf("ready=%ld\nfailed=%ld\n", ready, failed);
 	fflush(stdout);
-	while (!lg_stop && lg_now_ns() < lg_deadline_ns)
+	return ready;
+}
+
+/** @brief Every held connection echoes its own LG_IDLE_END-byte
+ *  payload, all at once; prints verified= and mismatched= (closed,
+ *  failed or not byte-exact). */
+static void lg_idle_verify(int ep, struct lg_idle_conn *conns, long n)
+{
+	struct epoll_event evs[LG_EVENTS];
+	char want[LG_IDLE_END];
+	long pending = 0, verified = 0, bad = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct lg_idle_conn *c = &conns[i];
+		if (c->fd < 0)
+			continue;
+		lg_idle_payload(want, sizeof want, c->id);
+		c->got = 0;
+		if (send(c->fd, want, sizeof want, MSG_NOSIGNAL) != sizeof want ||
+		    lg_epoll_add(ep, c->fd, EPOLLIN, c) < 0) {
+			bad++;
+			continue;
+		}
+		pending++;
+	}
+	while (pending > 0 && !lg_stop) {
+		int k = epoll_wait(ep, evs, LG_EVENTS, lg_wait_ms(INT64_MAX));
+		if (k < 0 && errno != EINTR)
+			lg_die(LG_EX_FAIL, "epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < k; i++) {
+			struct lg_idle_conn *c = evs[i].data.ptr;
+			int rc;
+
+			lg_idle_payload(want, sizeof want, c->id);
+			rc = lg_idle_read(c, want, sizeof want);
+			if (rc == 0)
+				continue;
+			pending--;
+			epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+			if (rc > 0)
+				verified++;
+			else
+				bad++;
+		}
+		lg_check_deadline("verifying the idle connections");
+	}
+	printf("verified=%ld\nmismatched=%ld\n", verified, bad + pending);
+	fflush(stdout);
+}
+
+static int lg_idle(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = lg_on_verify };
+	struct sockaddr_in sin;
+	struct lg_idle_conn *conns;
+	long n, ready;
+	int ep;
+
+	if (argc != 3)
+		lg_die(LG_EX_USAGE, "usage: idle HOST PORT N");
+	sin = lg_addr(argv[0], lg_number(argv[1], "PORT", 1, 65535));
+	n = lg_number(argv[2], "N", 1, 100000);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	conns = calloc(n, sizeof *conns);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!conns || ep < 0)
+		lg_die(LG_EX_FAIL, "out of memory or epoll: %s", strerror(errno));
+	ready = lg_idle_open(ep, &sin, conns, n);
+	while (!lg_stop && !lg_verify && lg_now_ns() < lg_deadline_ns)
 		usleep(20000);
+	if (lg_verify) {
+		lg_idle_verify(ep, conns, n);
+		return 0;
+	}
 	return ready ? 0 : LG_EX_FAIL;
 }
 

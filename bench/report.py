@@ -34,6 +34,8 @@ TRANSPORTS = ("ssltunneld-ws", "ssltunneld-connect", "ssltunneld-hc",
               "node-wstunnel")
 # Other processes busy on this many CPUs during a turn mark it as noisy.
 FOREIGN_NOISE = 0.1
+# Issue 14: memory per idle connection across both ends, userspace path.
+MEM_TARGET_KIB = 20
 
 # key, column title, unit, higher is better, decimals, chart label
 FIGURES = [
@@ -46,6 +48,8 @@ FIGURES = [
     ("lat_p99_us", "latency p99", "µs", False, 1, "RTT p99"),
     ("mem_per_conn_kib", "memory per idle conn", "KiB", False, 1,
      "KiB/idle conn"),
+    ("mem_per_conn_hi_kib", "memory per idle conn at scale", "KiB", False, 1,
+     "KiB/idle conn at scale"),
     ("cpu_s_per_gb", "CPU per GB", "CPU-s/GB", False, 2, "CPU-s/GB"),
 ]
 
@@ -75,13 +79,16 @@ def derive(raw):
     res = {}
     for name, kv in raw.items():
         r = {k: (num(v) if num(v) is not None else v) for k, v in kv.items()}
-        ok = num(kv.get("idle_ok"))
-        base, held = num(kv.get("rss_base_kb")), num(kv.get("rss_idle_kb"))
-        if ok and base is not None and held is not None:
-            r["mem_per_conn_kib"] = (held - base) / ok
-            pb, ph = num(kv.get("pss_base_kb")), num(kv.get("pss_idle_kb"))
-            if pb is not None and ph is not None:
-                r["pss_per_conn_kib"] = (ph - pb) / ok
+        for sfx in ("", "_hi"):
+            ok = num(kv.get(f"idle{sfx}_ok"))
+            base = num(kv.get("rss_base_kb"))
+            held = num(kv.get(f"rss_idle{sfx}_kb"))
+            if ok and base is not None and held is not None:
+                r[f"mem_per_conn{sfx}_kib"] = (held - base) / ok
+                pb = num(kv.get("pss_base_kb"))
+                ph = num(kv.get(f"pss_idle{sfx}_kb"))
+                if pb is not None and ph is not None:
+                    r[f"pss_per_conn{sfx}_kib"] = (ph - pb) / ok
         cpu = [num(kv.get(f"tput_p{s}_cpu_s")) for s in (1, 16)]
         nbytes = [num(kv.get(f"tput_p{s}_bytes")) for s in (1, 16)]
         if name != "direct" and None not in cpu and None not in nbytes \
@@ -143,6 +150,11 @@ def targets(res):
             res.get(peer, {}).get("lat_p99_us"), 1.0, False)
     add("memory per idle connection ≤ ¼ stunnel", s.get("mem_per_conn_kib"),
         res.get("stunnel", {}).get("mem_per_conn_kib"), 0.25, False)
+    # Issue 14: an absolute figure, its ratio to the target.
+    mem = s.get("mem_per_conn_hi_kib", s.get("mem_per_conn_kib"))
+    add(f"memory per idle connection at scale ≤ {MEM_TARGET_KIB} KiB "
+        f"(issue 14; ratio to {MEM_TARGET_KIB} KiB)", mem,
+        float(MEM_TARGET_KIB), 1.0, False)
     return out
 
 
@@ -234,6 +246,44 @@ def target_table(L, tg):
     L.append("")
 
 
+def memory_table(L, meta, res, order):
+    """Memory per idle connection at both counts, with how many of the
+    connections asked for each pair held (a pair that could not hold
+    them all is shown with what it reached, not with a made-up figure)."""
+    lo, hi = meta.get("idle_conns", "?"), meta.get("idle_conns_hi", "0")
+    L.append("## Memory per idle connection")
+    L.append("")
+    L.append(f"RSS (and PSS) of the whole pair with the connections held, "
+             f"less the pair's with none, per connection held, in KiB; at "
+             f"{lo} connections, and at {hi} for "
+             f"{meta.get('idle_hi_only', '?')}. Target (issue 14): at most "
+             f"{MEM_TARGET_KIB} KiB across both ends at scale (userspace "
+             f"path).")
+    L.append("")
+    L.append(f"| contestant | RSS at {lo} | PSS at {lo} | held at {hi} | "
+             f"RSS at {hi} | PSS at {hi} |")
+    L.append("|---|---|---|---|---|---|")
+    for name in order:
+        r = res.get(name, {})
+        if not isinstance(r.get("mem_per_conn_kib"), float):
+            continue
+        ok, want = r.get("idle_hi_ok"), r.get("idle_hi_wanted")
+        if isinstance(want, float):
+            held = f"{fmt(ok if isinstance(ok, float) else 0.0, 0)} of " \
+                   f"{fmt(want, 0)}"
+            failed = r.get("idle_hi_failed")
+            if isinstance(failed, float) and failed > 0:
+                held += f" ({fmt(failed, 0)} failed)"
+        else:
+            held = "not measured"
+        L.append(f"| {NAMES.get(name, name)} | "
+                 f"{fmt(r.get('mem_per_conn_kib'), 1)} | "
+                 f"{fmt(r.get('pss_per_conn_kib'), 1)} | {held} | "
+                 f"{fmt(r.get('mem_per_conn_hi_kib'), 1)} | "
+                 f"{fmt(r.get('pss_per_conn_hi_kib'), 1)} |")
+    L.append("")
+
+
 def markdown(meta, res, order, tg, ttg, rtg):
     L = []
     L.append("# ssltunnel benchmark: latest run")
@@ -274,15 +324,18 @@ def markdown(meta, res, order, tg, ttg, rtg):
              "figure (ratio to stunnel / ratio to the direct path). "
              "↑ higher is better, ↓ lower is better.")
     L.append("")
+    # A memory-only run (BENCH_MEMORY_ONLY) has no other column.
+    cols = [f for f in FIGURES
+            if any(isinstance(res.get(n, {}).get(f[0]), float) for n in order)]
     head = ["contestant"] + [f"{t} ({u}) {'↑' if hi else '↓'}"
-                             for _, t, u, hi, _, _ in FIGURES]
+                             for _, t, u, hi, _, _ in cols]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "---|" * len(head))
     st, di = res.get("stunnel", {}), res.get("direct", {})
     for name in order:
         r = res.get(name, {})
         cells = [NAMES.get(name, name) + (" ⚠" if name in noisy else "")]
-        for key, _, _, _, dec, _ in FIGURES:
+        for key, _, _, _, dec, _ in cols:
             v = r.get(key)
             v = v if isinstance(v, float) else None
             if v is None:
@@ -294,6 +347,9 @@ def markdown(meta, res, order, tg, ttg, rtg):
     L.append("")
     L.append("![ratios to stunnel](latest.png)")
     L.append("")
+    memory_table(L, meta, res, order)
+    if meta.get("memory_only") == "1":
+        tg = [t for t in tg if t["ratio"] is not None]
     path = "kernel path" if str(meta.get("datapath", "")).startswith("kTLS") \
         else "userspace path"
     L.append(f"## Targets (issue #5, ratios of this run, ssltunneld on its {path})")
@@ -359,7 +415,7 @@ def markdown(meta, res, order, tg, ttg, rtg):
         target_table(L, ttg)
     L.append("## How it was measured")
     L.append("")
-    L.append(
+    measured = (
         f"* Throughput: iperf3 through the pair's first tunnel, "
         f"{meta.get('tput_secs')} s per run, bits received per second.\n"
         f"* Handshakes: `bench/loadgen` connection loops for "
@@ -370,9 +426,12 @@ def markdown(meta, res, order, tg, ttg, rtg):
         f"one established connection, after 200 warm-up ones.\n"
         f"* Memory: RSS summed over every process of the pair (master and "
         f"workers, all threads, socat's forks) with "
-        f"{meta.get('idle_conns')} idle connections (each checked with a "
-        f"16-byte echo), less the RSS with none, per connection. PSS is "
-        f"in latest.json.\n"
+        f"{meta.get('idle_conns')} idle connections, and "
+        f"{meta.get('idle_conns_hi')} for "
+        f"{meta.get('idle_hi_only')} (each checked with the echo of its "
+        f"own 16 bytes), less the RSS with none after a second of "
+        f"connections that every process served, per connection held. "
+        f"Kernel socket memory is not in RSS.\n"
         f"* CPU: user + system time of every process of the pair "
         f"(/proc/PID/stat, exited threads and reaped children included) "
         f"over both iperf3 runs, per 10⁹ bytes received.\n"
@@ -405,6 +464,13 @@ def markdown(meta, res, order, tg, ttg, rtg):
         f"* Negotiated by each server side with an OpenSSL client: " +
         "; ".join(f"{n}: {res[n].get('tls')}" for n in order
                   if isinstance(res.get(n, {}).get('tls'), str)) + ".")
+    if meta.get("memory_only") == "1":
+        # BENCH_MEMORY_ONLY: only what was measured is described.
+        measured = "\n".join(b for b in measured.split("\n")
+                              if not b.startswith(("* Throughput",
+                                                   "* Handshakes",
+                                                   "* Latency", "* CPU")))
+    L.append(measured)
     L.append("")
     L.append("Versions: " + ", ".join(
         meta[k] for k in sorted(meta) if k.startswith("version_")) +

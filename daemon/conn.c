@@ -110,6 +110,19 @@ static int conn_alert_on_error(const struct conn *c)
 	       !c->pr && !c->rc && !hcl_backend_phase(c);
 }
 
+/** @brief The handshake's verdict is needed only while it runs: what
+ *  stays (who the peer is) has been copied to c->who. The session no
+ *  longer points at it: no verification runs after the handshake. */
+static void conn_check_free(struct conn *c)
+{
+	if (!c->check)
+		return;
+	if (c->sess)
+		gnutls_session_set_ptr(c->sess, NULL);
+	free(c->check);
+	c->check = NULL;
+}
+
 void conn_close(struct conn *c, int error)
 {
 	struct worker *w = c->w;
@@ -128,9 +141,9 @@ void conn_close(struct conn *c, int error)
 				 c->t->cfg->name, c->peer, (unsigned long long)ms,
 				 (unsigned long long)c->bytes_up,
 				 (unsigned long long)c->bytes_down,
-				 c->check.who[0] ? c->check.who : "no identity",
+				 c->who ? c->who : "no identity",
 				 c->dest_name ? c->dest_name : "?");
-		tunnel_account(c->t, c->check.who, c->bytes_up, c->bytes_down);
+		tunnel_account(c->t, conn_who(c), c->bytes_up, c->bytes_down);
 	}
 	if (c->mover)
 		c->mover->close(c);
@@ -168,6 +181,7 @@ void conn_close(struct conn *c, int error)
 		gnutls_deinit(c->sess);
 		c->sess = NULL;
 	}
+	conn_check_free(c);
 	c->st = CONN_CLOSED;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -179,6 +193,36 @@ void conn_close(struct conn *c, int error)
 	c->t->stats->active--;
 	c->next_dead = w->dead;
 	w->dead = c;
+}
+
+void conn_free(struct conn *c)
+{
+	conn_check_free(c);
+	free(c->who);
+	free(c->dest_name);
+	free(c);
+}
+
+const char *conn_who(const struct conn *c)
+{
+	return c->who ? c->who : "";
+}
+
+int conn_set_who(struct conn *c, const char *who)
+{
+	char *s = NULL;
+
+	if (who && who[0] && !(s = strdup(who)))
+		return -1;
+	free(c->who);
+	c->who = s;
+	return 0;
+}
+
+void conn_set_dest(struct conn *c, const char *name)
+{
+	free(c->dest_name);
+	c->dest_name = name ? strdup(name) : NULL;
 }
 
 void conn_reject(struct conn *c, int level, const char *fmt, ...)
@@ -362,8 +406,7 @@ void conn_connect_to(struct conn *c, const struct net_addr *addrs, int n,
 	c->st = CONN_CONNECTING;
 	c->dest = addrs;
 	c->ndest = n;
-	snprintf(c->dest_buf, sizeof c->dest_buf, "%s", name ? name : "?");
-	c->dest_name = c->dest_buf;
+	conn_set_dest(c, name);
 	c->addr_idx = 0;
 	if (timer_arm(&c->w->timers, &c->timer,
 		      timer_now_ms() + 1000ULL * c->t->cfg->connect_timeout) < 0) {
@@ -455,7 +498,12 @@ void conn_start_handshake(struct conn *c)
 		return;
 	}
 	conn_attach_ulp(c);
-	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, &c->check,
+	c->check = calloc(1, sizeof *c->check);
+	if (!c->check) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
+	rc = tls_session_new(&c->sess, &c->t->tls, c->tls.fd, c->check,
 			     &c->t->ticket);
 	if (rc < 0) {
 		conn_reject(c, LOG_ERR, "TLS session: %s", gnutls_strerror(rc));
@@ -476,14 +524,14 @@ static void conn_handshake(struct conn *c)
 	}
 	if (rc < 0) {
 		char reason[TLS_REASONLEN];
-		if (c->check.failed)
-			snprintf(reason, sizeof reason, "%s", c->check.reason);
+		if (c->check->failed)
+			snprintf(reason, sizeof reason, "%s", c->check->reason);
 		else
 			tls_handshake_reason(c->sess, rc, reason, sizeof reason);
 		/* Tell the peer why, as far as TLS can (best effort). */
 		gnutls_alert_send_appropriate(c->sess, rc);
 		c->t->stats->rejected++;
-		c->t->stats->hs_fail[c->check.failed ? c->check.why :
+		c->t->stats->hs_fail[c->check->failed ? c->check->why :
 				     rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
 				     rc == GNUTLS_E_CERTIFICATE_REQUIRED ?
 				     TLS_FAIL_NO_CERT : TLS_FAIL_PROTOCOL]++;
@@ -492,14 +540,19 @@ static void conn_handshake(struct conn *c)
 	}
 	if (tls_handshake_done(c->sess) < 0) {
 		gnutls_alert_send(c->sess, GNUTLS_AL_FATAL,
-				  tls_fail_alert(c->check.why));
+				  tls_fail_alert(c->check->why));
 		c->t->stats->rejected++;
-		c->t->stats->hs_fail[c->check.why]++;
+		c->t->stats->hs_fail[c->check->why]++;
 		conn_reject(c, LOG_NOTICE, "resumed session refused: %s",
-			    c->check.reason);
+			    c->check->reason);
 		return;
 	}
 	timer_cancel(&c->w->timers, &c->timer);
+	if (conn_set_who(c, c->check->who) < 0) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
+	conn_check_free(c);
 	{
 		char desc[80];
 		tls_describe(c->sess, desc, sizeof desc);
@@ -517,7 +570,7 @@ static void conn_handshake(struct conn *c)
 				  c->t->cfg->name, c->peer, desc);
 		else
 			log_info("tunnel %s: %s: %s %s (%s)", c->t->cfg->name,
-				 c->peer, c->check.who,
+				 c->peer, conn_who(c),
 				 c->t->cfg->role == CFG_ROLE_SERVER &&
 				 c->t->cfg->client_auth == CFG_AUTH_BOTH ?
 				 "presented a valid certificate; the password comes with the request" :
@@ -619,6 +672,14 @@ static void conn_arm_reset(struct conn_fd *f)
 		f->abortive = 1;
 }
 
+void conn_release_session(struct conn *c)
+{
+	if (!c->ktls || !c->sess || tls_ticket_awaited(c->sess))
+		return;
+	gnutls_deinit(c->sess);
+	c->sess = NULL;
+}
+
 void conn_start_relay(struct conn *c)
 {
 	enum mover_status rs;
@@ -630,6 +691,7 @@ void conn_start_relay(struct conn *c)
 		return;
 	}
 	proto_client_free(c);
+	conn_release_session(c);
 	c->st = CONN_RELAYING;
 	c->idle_bytes = c->bytes_up + c->bytes_down;
 	c->idle_since = timer_now_ms();
@@ -842,6 +904,7 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 			errno = EAGAIN;
 			return -1;
 		case KTLS_CTL_SKIPPED:
+			conn_release_session(c);	/* a ticket, kept? */
 			continue;
 		case KTLS_CTL_CLOSE_NOTIFY:
 			return 0;

@@ -54,15 +54,17 @@ struct conn {
 	struct timer timer;
 	const struct net_addr *dest;	/* where the outgoing leg goes */
 	int ndest;
-	const char *dest_name;	/* "host:port" for logs: dest_buf */
-	char dest_buf[320];	/* a copy: the protocol step's goes with it */
+	char *dest_name;	/* "host:port" for logs, our copy (the
+				   protocol step's goes with it); NULL */
 	int addr_idx;		/* which address of dest is tried */
 	struct proto *pr;	/* the protocol step, while there is one */
 	struct proto_client *pc;	/* the client role's protocol step */
 	struct conn_pp *pp;	/* the PROXY header being read */
 	char peer[NET_ADDRSTRLEN];	/* who connected to us */
 	struct sockaddr_storage peer_ss;	/* the same, for the lockout */
-	struct tls_check check;	/* the peer's verdict and identity */
+	struct tls_check *check;	/* the peer's verdict, only while the
+					   handshake runs (700 bytes) */
+	char *who;		/* "CN=client1" once admitted; NULL: none */
 	char reason[TLS_REASONLEN];	/* why it ends early */
 	int tls_err;			/* the GnuTLS error that ended it, for
 					   the alert sent back; 0 none */
@@ -111,6 +113,28 @@ int conn_want(struct conn *c, struct conn_fd *f, uint32_t events);
 void conn_idle_sweep(struct worker *w, uint64_t now);
 /** @brief End the connection; @error: reset the plain leg instead of FIN. */
 void conn_close(struct conn *c, int error);
+/** @brief On the kernel path the keys and record sequence numbers live
+ *  in the kernel and every record from here on goes through the socket
+ *  (conn_tls_recv/send, ktls_send_close_notify; no GnuTLS alert is sent
+ *  for a kTLS session), so the GnuTLS session, some 10 KiB per
+ *  connection, is freed once nothing reads the peer's identity or the
+ *  protocol version from it any more: the protocol step and the PROXY
+ *  header are done when relaying starts. Not while the client role still
+ *  waits for the server's session ticket, which the kernel hands over as
+ *  a control record for GnuTLS to take (ktls_read_control): called again
+ *  after each such record. */
+void conn_release_session(struct conn *c);
+/** @brief Free a closed connection (the worker's reap, after its round). */
+void conn_free(struct conn *c);
+/** @brief Who the peer is for logs and accounting ("CN=client1",
+ *  "user alice"), "" when not known. */
+const char *conn_who(const struct conn *c);
+/** @brief Say who the peer is from now on (a copy of @who); -1 out of
+ *  memory. */
+int conn_set_who(struct conn *c, const char *who);
+/** @brief Name the destination in logs from now on (a copy of @name;
+ *  NULL, or out of memory: logs say "?"). */
+void conn_set_dest(struct conn *c, const char *name);
 
 /* For the protocol step (proto.c), which decides where a server tunnel's
  * connection goes and answers the client. */

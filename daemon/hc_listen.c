@@ -313,9 +313,8 @@ int hcl_answer(struct conn *c, int status)
 		return 0;
 	if (!h->reject) {
 		/* The closing line names the backend, not the relay. */
-		snprintf(c->dest_buf, sizeof c->dest_buf, "%s",
-			 c->t->cfg->dynamic ? h->dest : c->t->cfg->hc_backend);
-		c->dest_name = c->dest_buf;
+		conn_set_dest(c, c->t->cfg->dynamic ? h->dest :
+			      c->t->cfg->hc_backend);
 		return 0;
 	}
 	log_info("tunnel %s: %s: refusal sent to the relay (it answered %d)",

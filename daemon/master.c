@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -242,16 +243,77 @@ static int master_sandbox_policy(struct master_gen *g, char *why,
 	return 0;
 }
 
+/* Descriptors a worker holds besides its connections' (listeners, epoll,
+ * the master's channel, the resolver, the log, the verifier threads'). */
+#define MASTER_NOFILE_SPARE 64
+/* A connection's descriptors: its two sockets. On the kernel path a
+ * direction borrows a pipe from its worker only while bytes move through
+ * splice (mover_splice.c), so idle connections hold none. */
+#define MASTER_FDS_CONN 2
+/* Below this many descriptors per process the limit is called low (the
+ * common soft default; a test or CI host may well have 4096 as hard). */
+#define MASTER_NOFILE_LOW 1024
+
 /** @brief Every connection holds two sockets (and, on the kernel path,
- *  two pipes): take the whole file-descriptor allowance. */
+ *  pipes while bytes move): take the whole file-descriptor allowance. */
 static void master_raise_nofile(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("descriptors: raising the soft limit to the hard one (%llu): %s",
+				 (unsigned long long)rl.rlim_max,
+				 strerror(errno));
 	}
+}
+
+/** @brief The sum of the tunnels' max_connections, or 0 when one of them
+ *  has no cap. */
+static long master_max_connections(const struct cfg *cfg)
+{
+	long sum = 0;
+
+	for (size_t i = 0; i < cfg->ntunnels; i++) {
+		if (!cfg->tunnels[i].max_connections)
+			return 0;
+		sum += cfg->tunnels[i].max_connections;
+	}
+	return sum;
+}
+
+/** @brief Say how many descriptors each process may hold and about how
+ *  many connections that makes per worker (generation @g);
+ *  warn, with the arithmetic, when that cannot hold the configured
+ *  max_connections or is low. Workers inherit the master's limit. */
+static void master_log_nofile(const struct master_gen *g)
+{
+	struct rlimit rl;
+	long per = MASTER_FDS_CONN;
+	long cap = master_max_connections(&g->cfg), workers = g->cfg.workers;
+	long lim, fit, share;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("descriptors: getrlimit(RLIMIT_NOFILE): %s",
+			 strerror(errno));
+		return;
+	}
+	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+		INT_MAX : (long)rl.rlim_cur;
+	fit = lim > MASTER_NOFILE_SPARE ? (lim - MASTER_NOFILE_SPARE) / per : 0;
+	log_notice("descriptors: %ld per process (RLIMIT_NOFILE): about %ld connections per worker at %ld descriptors each, %ld across %ld workers%s",
+		   lim, fit, per, fit * workers, workers, g->ktls.available ?
+		   "; fewer while many move bytes (kTLS: 2 pipes each while bytes flow)" : "");
+	share = cap ? (cap + workers - 1) / workers : 0;
+	if (share > fit)
+		log_warn("descriptors: max_connections adds up to %ld across %ld workers, %ld per worker at %ld descriptors each = %ld, more than the limit of %ld (with %d spare): connections past about %ld per worker will fail at accept; raise the hard limit (ulimit -Hn, LimitNOFILE=) or add workers",
+			 cap, workers, share, per,
+			 share * per + MASTER_NOFILE_SPARE, lim,
+			 MASTER_NOFILE_SPARE, fit);
+	else if (lim < MASTER_NOFILE_LOW)
+		log_warn("descriptors: the limit is low: %ld per process holds about %ld connections per worker; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+			 lim, fit);
 }
 
 static int master_write_pid(const char *path)
@@ -823,6 +885,7 @@ int master_reload(struct master *m, char *err, size_t errlen)
 		if (master_log_setup(&g->cfg) < 0)
 			log_err("log_target %s: %s; logging stays where it was",
 				g->cfg.log_file, strerror(errno));
+	master_log_nofile(g);
 	if (!old->cfg.control_socket != !g->cfg.control_socket ||
 	    (g->cfg.control_socket &&
 	     strcmp(g->cfg.control_socket, old->cfg.control_socket)))
@@ -1078,6 +1141,7 @@ int master_run(struct cfg *cfg, struct tunnel *tunnels,
 		return 1;
 	}
 	master_log_tunnels(m.gens);
+	master_log_nofile(m.gens);
 	if (master_control_open(&m, o) < 0 || master_metrics_open(&m) < 0) {
 		control_free(m.ctl);
 		metrics_free(m.metrics);

@@ -65,6 +65,7 @@ static enum dir_step splice_control(struct conn *c, struct mover_dir *d)
 		d->wait_tls = 1;
 		return DIR_BLOCKED;
 	case KTLS_CTL_SKIPPED:
+		conn_release_session(c);	/* a ticket, kept? */
 		return DIR_MOVED;
 	case KTLS_CTL_CLOSE_NOTIFY:
 		log_debug("tunnel %s: %s: received close_notify", c->t->cfg->name,

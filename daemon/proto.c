@@ -208,7 +208,7 @@ static void proto_log_verdict(struct conn *c, const struct sockaddr *sa,
 	/* The address without its port: the destination names the port. */
 	proto_host_str(sa, as, sizeof as);
 	log_notice("tunnel %s: %s: %s -> %s%s%s%s: %s%s", c->t->cfg->name,
-		   c->peer, c->check.who, c->pr->dest, as[0] ? " (" : "", as,
+		   c->peer, conn_who(c), c->pr->dest, as[0] ? " (" : "", as,
 		   as[0] ? ")" : "", v->allowed ? "allowed by " : "denied: ",
 		   v->reason);
 }

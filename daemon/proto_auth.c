@@ -55,7 +55,7 @@ static void proto_answer_check(struct conn *c)
 	int n = http_format_response(p->out, sizeof p->out, 204, NULL, NULL);
 
 	log_info("tunnel %s: %s: %s: GET /auth: answered 204", c->t->cfg->name,
-		 c->peer, c->check.who);
+		 c->peer, conn_who(c));
 	if (n < 0) {
 		conn_close(c, 1);
 		return;
@@ -69,10 +69,15 @@ static void proto_login_ok(struct conn *c)
 {
 	struct proto *p = c->pr;
 	struct acl_who who = proto_who(c);
+	char desc[sizeof c->check->who];	/* as long as a certificate's */
 
-	acl_describe_who(&who, c->check.who, sizeof c->check.who);
+	acl_describe_who(&who, desc, sizeof desc);
+	if (conn_set_who(c, desc) < 0) {
+		conn_reject(c, LOG_ERR, "out of memory");
+		return;
+	}
 	log_info("tunnel %s: %s: %s authorized", c->t->cfg->name, c->peer,
-		 c->check.who);
+		 desc);
 	if (p->login == LOGIN_CHECK)
 		proto_answer_check(c);
 	else

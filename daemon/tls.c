@@ -444,19 +444,37 @@ static void tls_ticket_keep(gnutls_session_t s, gnutls_datum_t *ticket)
 	*ticket = d;
 }
 
+/** @brief Where the client role keeps its tunnel's latest ticket, or
+ *  NULL. It is the session's db pointer, which GnuTLS hands only to
+ *  session-cache callbacks, and a client sets none: unlike the session
+ *  pointer (the tls_check, freed once the handshake is over: conn.c) it
+ *  stays valid for the session's whole life, as the tunnel outlives its
+ *  connections. */
+static gnutls_datum_t *tls_ticket_store(gnutls_session_t s)
+{
+	return gnutls_db_get_ptr(s);
+}
+
 /** @brief GnuTLS processed a NewSessionTicket. In TLS 1.3 it comes after
  *  the handshake: keep it now. A TLS 1.2 one comes inside the handshake;
  *  tls_handshake_done() keeps that once the session is complete. */
 static int tls_ticket_hook(gnutls_session_t s, unsigned htype, unsigned when,
 			   unsigned incoming, const gnutls_datum_t *msg)
 {
-	struct tls_check *k = gnutls_session_get_ptr(s);
+	gnutls_datum_t *ticket = tls_ticket_store(s);
 
 	(void)htype, (void)when, (void)msg;
-	if (incoming && k->ticket &&
+	if (incoming && ticket &&
 	    gnutls_protocol_get_version(s) == GNUTLS_TLS1_3)
-		tls_ticket_keep(s, k->ticket);
+		tls_ticket_keep(s, ticket);
 	return 0;
+}
+
+int tls_ticket_awaited(gnutls_session_t s)
+{
+	return tls_ticket_store(s) &&
+	       gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 &&
+	       !(gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET);
 }
 
 /** @brief Does a full handshake of this tunnel verify a peer certificate
@@ -473,7 +491,7 @@ static int tls_peer_cert_expected(const struct cfg_tunnel *t)
  *  three ticket lifetimes), or none. Client role: offer the kept ticket
  *  and watch for the next one. */
 static int tls_session_tickets(gnutls_session_t s, struct tls_ctx *ctx,
-			       struct tls_check *check, gnutls_datum_t *ticket)
+			       gnutls_datum_t *ticket)
 {
 	const struct cfg_tunnel *t = ctx->t;
 	const gnutls_datum_t stek = { ctx->stek, TLS_STEK_SIZE };
@@ -486,7 +504,7 @@ static int tls_session_tickets(gnutls_session_t s, struct tls_ctx *ctx,
 	}
 	if (!ticket)
 		return 0;
-	check->ticket = ticket;
+	gnutls_db_set_ptr(s, ticket);
 	/* One the library refuses (stale, other version) costs a full
 	 * handshake, never the connection. */
 	if (ticket->size && gnutls_session_set_data(s, ticket->data,
@@ -504,9 +522,9 @@ int tls_handshake_done(gnutls_session_t s)
 	if (gnutls_session_is_resumed(s) && tls_peer_cert_expected(k->t) &&
 	    tls_check_peer(s, k) < 0)
 		return -1;
-	if (k->ticket && gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 &&
+	if (tls_ticket_store(s) && gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 &&
 	    (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
-		tls_ticket_keep(s, k->ticket);
+		tls_ticket_keep(s, tls_ticket_store(s));
 	return 0;
 }
 
@@ -542,9 +560,7 @@ static int tls_hs_read_none(gnutls_session_t s,
 
 void tls_ticket_feed(gnutls_session_t s, const unsigned char *msg, size_t len)
 {
-	struct tls_check *k = gnutls_session_get_ptr(s);
-
-	if (!k || !k->ticket)
+	if (!tls_ticket_store(s))
 		return;
 	/* Set only now: during the handshake a read function would take
 	 * GnuTLS's own messages off the wire (it is QUIC's interface). */
@@ -583,7 +599,7 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 	}
 	memset(check, 0, sizeof *check);
 	check->t = t;
-	if ((rc = tls_session_tickets(*s, ctx, check, ticket)) < 0)
+	if ((rc = tls_session_tickets(*s, ctx, ticket)) < 0)
 		goto err;
 	gnutls_session_set_ptr(*s, check);
 	gnutls_session_set_verify_function(*s, tls_verify_peer);

@@ -51,8 +51,6 @@ const char *tls_fail_name(enum tls_fail f);
  * (tls_handshake_done). */
 struct tls_check {
 	const struct cfg_tunnel *t;
-	gnutls_datum_t *ticket;		/* client role: where the latest
-					   session ticket goes; or NULL */
 	int failed;			/* the check ran and refused */
 	enum tls_fail why;		/* then: the kind of refusal */
 	char reason[TLS_REASONLEN];	/* why, for the log */
@@ -87,6 +85,10 @@ gnutls_alert_description_t tls_fail_alert(enum tls_fail f);
  *  that the kernel decrypted after the hand-off: GnuTLS takes it as if
  *  it had read it, and the client role keeps the ticket. */
 void tls_ticket_feed(gnutls_session_t s, const unsigned char *msg, size_t len);
+
+/** @brief Client role, TLS 1.3, with session_tickets: no ticket has come
+ *  yet on this session (it comes after the handshake). */
+int tls_ticket_awaited(gnutls_session_t s);
 
 /** @brief Forget a kept ticket. */
 void tls_ticket_drop(gnutls_datum_t *ticket);

@@ -226,7 +226,7 @@ static void worker_reap(struct worker *w)
 			c->next_dead = keep;
 			keep = c;
 		} else {
-			free(c);
+			conn_free(c);
 			if (!w->trim_due)
 				w->trim_due = timer_now_ms() + WORKER_TRIM_DELAY_MS;
 		}

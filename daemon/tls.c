@@ -438,8 +438,11 @@ static enum tls_fail tls_status_kind(unsigned status)
  *   the CRLs' next update. Outside it the full check runs (and says why
  *   it refuses).
  * Only admissions are cached; a refusal is always judged in full. Where
- * a ticket is accepted at all, GnuTLS has authenticated it under our own
- * ticket key, so the chain in it is the one verified when it was issued. */
+ * a ticket is accepted at all, the chain in it is one this daemon verified
+ * when it was issued: the server role's tickets are authenticated under
+ * our own ticket key, the client role's session data never left its
+ * memory. Reloads also fork new workers, so an old generation's cache
+ * cannot even be seen by a new one. */
 #define TLS_VCACHE_N 128
 
 struct tls_vc_entry {

@@ -449,12 +449,14 @@ struct tls_vc_entry {
 	unsigned char key[32];		/* SHA-256 of the chain (tls_chain_key) */
 	long long not_before, not_after;	/* the verdict holds in here */
 	char who[300];			/* tls_check.who */
-	int used;
 };
 
+/* Grown by doubling, so a tunnel that sees one peer keeps one entry, not
+ * TLS_VCACHE_N of them (~350 bytes each). */
 struct tls_vcache {
-	struct tls_vc_entry e[TLS_VCACHE_N];
-	unsigned next;			/* the slot replaced next */
+	unsigned n, cap;		/* entries used, allocated */
+	unsigned next;			/* full: the slot replaced next */
+	struct tls_vc_entry e[];
 };
 
 /** @brief SHA-256 over the peer's chain: each certificate's length (4
@@ -491,10 +493,10 @@ static const struct tls_vc_entry *tls_vc_find(const struct tls_ctx *ctx,
 
 	if (!c)
 		return NULL;
-	for (unsigned i = 0; i < TLS_VCACHE_N; i++) {
+	for (unsigned i = 0; i < c->n; i++) {
 		const struct tls_vc_entry *e = &c->e[i];
 
-		if (e->used && memcmp(e->key, key, sizeof e->key) == 0)
+		if (memcmp(e->key, key, sizeof e->key) == 0)
 			return now >= e->not_before && now < e->not_after ?
 				e : NULL;
 	}
@@ -511,6 +513,7 @@ static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
 	long long nb = LLONG_MIN, na = LLONG_MAX, now = (long long)time(NULL);
 	unsigned char key[32];
 	struct tls_vc_entry *e = NULL;
+	struct tls_vcache *c;
 
 	/* No trust anchors listed (their expiry unknown): no cache. */
 	if (!ctx->nca || !certs || n == 0 || tls_chain_key(s, key) < 0)
@@ -538,21 +541,32 @@ static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
 			na = ctx->ca_not_after[i];
 	if (ctx->crl_next_update && ctx->crl_next_update < na)
 		na = ctx->crl_next_update;
-	if (!ctx->vcache && !(ctx->vcache = calloc(1, sizeof *ctx->vcache)))
-		return;
-	for (unsigned i = 0; i < TLS_VCACHE_N && !e; i++)
-		if (ctx->vcache->e[i].used &&
-		    memcmp(ctx->vcache->e[i].key, key, sizeof key) == 0)
-			e = &ctx->vcache->e[i];
-	if (!e) {
-		e = &ctx->vcache->e[ctx->vcache->next];
-		ctx->vcache->next = (ctx->vcache->next + 1) % TLS_VCACHE_N;
+	c = ctx->vcache;
+	for (unsigned i = 0; c && i < c->n && !e; i++)
+		if (memcmp(c->e[i].key, key, sizeof key) == 0)
+			e = &c->e[i];
+	if (!e && (!c || c->n == c->cap) &&
+	    (!c || c->cap < TLS_VCACHE_N)) {
+		unsigned cap = c ? 2 * c->cap : 4;
+		struct tls_vcache *g = realloc(c, sizeof *g + cap * sizeof g->e[0]);
+
+		if (!g)
+			return;
+		if (!c)
+			g->n = g->next = 0;
+		g->cap = cap;
+		ctx->vcache = c = g;
+	}
+	if (!e && c->n < c->cap)
+		e = &c->e[c->n++];
+	else if (!e) {
+		e = &c->e[c->next];
+		c->next = (c->next + 1) % c->cap;
 	}
 	memcpy(e->key, key, sizeof key);
 	e->not_before = nb;
 	e->not_after = na;
 	snprintf(e->who, sizeof e->who, "%s", who);
-	e->used = 1;
 }
 
 /** @brief The verdict on the peer's certificate chain, name, allow lists

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,13 @@ static int tls_crl_load(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 				 t->name, t->crl_file, why);
 			goto out;
 		}
+	for (unsigned i = 0; i < ncrls; i++) {
+		time_t next = gnutls_x509_crl_get_next_update(crls[i]);
+
+		if (next != (time_t)-1 && (!ctx->crl_next_update ||
+					   (long long)next < ctx->crl_next_update))
+			ctx->crl_next_update = (long long)next;
+	}
 	rc = gnutls_certificate_set_x509_crl(ctx->creds, crls, (int)ncrls);
 	if (rc < 0) {
 		snprintf(err, errlen, "tunnel %s: crl_file %s: %s", t->name,
@@ -173,6 +181,40 @@ out:
  * changed, so every worker of every generation (reloads included) derives
  * the same keys from it. Write-once: the only state of its kind here. */
 static gnutls_datum_t tls_stek;
+
+/** @brief The expiry of each trust anchor, for the verified-chain cache
+ *  (a chain is only as valid as the anchor it leads to). None listed:
+ *  the cache stays off. */
+static void tls_ca_dates(struct tls_ctx *ctx)
+{
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_x509_trust_list_iter_t it = NULL;
+	gnutls_x509_crt_t crt;
+	unsigned cap = 0;
+
+	gnutls_certificate_get_trust_list(ctx->creds, &tl);
+	if (!tl)
+		return;
+	while (gnutls_x509_trust_list_iter_get_ca(tl, &it, &crt) >= 0) {
+		if (ctx->nca == cap) {
+			long long *p = realloc(ctx->ca_not_after,
+					       (cap ? 2 * cap : 8) * sizeof *p);
+			if (!p) {
+				gnutls_x509_crt_deinit(crt);
+				free(ctx->ca_not_after);
+				ctx->ca_not_after = NULL;
+				ctx->nca = 0;
+				break;
+			}
+			ctx->ca_not_after = p;
+			cap = cap ? 2 * cap : 8;
+		}
+		ctx->ca_not_after[ctx->nca++] = (long long)
+			gnutls_x509_crt_get_expiration_time(crt);
+		gnutls_x509_crt_deinit(crt);
+	}
+	gnutls_x509_trust_list_iter_deinit(it);
+}
 
 /** @brief Tunnel @t's ticket key: HMAC-SHA-512 of its name under the
  *  master key (made on first use), so a ticket of one tunnel is no
@@ -243,6 +285,8 @@ int tls_ctx_init(struct tls_ctx *ctx, const struct cfg_tunnel *t,
 	}
 	if (t->crl_file && tls_crl_load(ctx, t, err, errlen) < 0)
 		goto err;
+	if (t->session_tickets)
+		tls_ca_dates(ctx);
 	tls_priority_string(t, prio, sizeof prio);
 	rc = gnutls_priority_init(&ctx->prio, prio, &pos);
 	if (rc < 0)
@@ -264,6 +308,8 @@ void tls_ctx_free(struct tls_ctx *ctx)
 		gnutls_certificate_free_credentials(ctx->creds);
 	if (ctx->prio)
 		gnutls_priority_deinit(ctx->prio);
+	free(ctx->ca_not_after);
+	free(ctx->vcache);
 	memset(ctx, 0, sizeof *ctx);
 }
 
@@ -367,6 +413,162 @@ static enum tls_fail tls_status_kind(unsigned status)
 	return TLS_FAIL_PROTOCOL;
 }
 
+/* The verified-chain cache: a resumed session brings back the peer's
+ * chain from the ticket, and it must be judged by today's configuration.
+ * Judging it again in full (gnutls_certificate_verify_peers3: the chain's
+ * signatures, ECDSA; then the X.509 parse for the identity) cost more
+ * than the resumed handshake itself. Instead, each worker remembers, per
+ * tunnel and per configuration generation (the cache hangs off the
+ * generation's tls_ctx, so a reload starts with an empty one), the chains
+ * it admitted: keyed by SHA-256 of the chain's DER, with the identity's
+ * log name and the window in which the verdict holds.
+ *
+ * Why a hit is the same verdict as a full check now:
+ * * The signatures: the same DER chain under the same ca_file (same
+ *   generation) verifies the same way; signatures do not age.
+ * * The CRL: crl_file is loaded once per generation, so the same
+ *   generation means the same CRL and the same "not revoked". A new CRL
+ *   comes with a reload, that is a new tls_ctx and an empty cache.
+ * * allow_*, pins, server_name: per generation too, and the identity is a
+ *   function of the chain (the leaf's DER is hashed).
+ * * Dates, the only input that changes within a generation: checked at
+ *   every hit against the window, the latest notBefore and the earliest
+ *   notAfter of the chain's certificates, capped by the earliest expiry
+ *   among the trust anchors still valid when the chain was admitted and by
+ *   the CRLs' next update. Outside it the full check runs (and says why
+ *   it refuses).
+ * Only admissions are cached; a refusal is always judged in full. Where
+ * a ticket is accepted at all, the chain in it is one this daemon verified
+ * when it was issued: the server role's tickets are authenticated under
+ * our own ticket key, the client role's session data never left its
+ * memory. Reloads also fork new workers, so an old generation's cache
+ * cannot even be seen by a new one. */
+#define TLS_VCACHE_N 128
+
+struct tls_vc_entry {
+	unsigned char key[32];		/* SHA-256 of the chain (tls_chain_key) */
+	long long not_before, not_after;	/* the verdict holds in here */
+	char who[300];			/* tls_check.who */
+};
+
+/* Grown by doubling, so a tunnel that sees one peer keeps one entry, not
+ * TLS_VCACHE_N of them (~350 bytes each). */
+struct tls_vcache {
+	unsigned n, cap;		/* entries used, allocated */
+	unsigned next;			/* full: the slot replaced next */
+	struct tls_vc_entry e[];
+};
+
+/** @brief SHA-256 over the peer's chain: each certificate's length (4
+ *  bytes, big-endian) and DER. -1: no chain. */
+static int tls_chain_key(gnutls_session_t s, unsigned char key[32])
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	gnutls_hash_hd_t h;
+
+	if (!certs || n == 0 || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned char len[4] = {
+			(unsigned char)(certs[i].size >> 24),
+			(unsigned char)(certs[i].size >> 16),
+			(unsigned char)(certs[i].size >> 8),
+			(unsigned char)certs[i].size,
+		};
+		gnutls_hash(h, len, sizeof len);
+		gnutls_hash(h, certs[i].data, certs[i].size);
+	}
+	gnutls_hash_deinit(h, key);
+	return 0;
+}
+
+/** @brief The admitted chain's entry, if its verdict still holds at
+ *  @now. */
+static const struct tls_vc_entry *tls_vc_find(const struct tls_ctx *ctx,
+					      const unsigned char key[32],
+					      long long now)
+{
+	const struct tls_vcache *c = ctx->vcache;
+
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct tls_vc_entry *e = &c->e[i];
+
+		if (memcmp(e->key, key, sizeof e->key) == 0)
+			return now >= e->not_before && now < e->not_after ?
+				e : NULL;
+	}
+	return NULL;
+}
+
+/** @brief Remember that the session's peer chain was admitted, as @who,
+ *  until the window of its dates closes (see above). Best effort. */
+static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
+		       const char *who)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	long long nb = LLONG_MIN, na = LLONG_MAX, now = (long long)time(NULL);
+	unsigned char key[32];
+	struct tls_vc_entry *e = NULL;
+	struct tls_vcache *c;
+
+	/* No trust anchors listed (their expiry unknown): no cache. */
+	if (!ctx->nca || !certs || n == 0 || tls_chain_key(s, key) < 0)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		gnutls_x509_crt_t crt;
+		time_t a = (time_t)-1, x = (time_t)-1;
+
+		if (gnutls_x509_crt_init(&crt) < 0)
+			return;
+		if (gnutls_x509_crt_import(crt, &certs[i], GNUTLS_X509_FMT_DER) >= 0) {
+			a = gnutls_x509_crt_get_activation_time(crt);
+			x = gnutls_x509_crt_get_expiration_time(crt);
+		}
+		gnutls_x509_crt_deinit(crt);
+		if (a == (time_t)-1 || x == (time_t)-1)
+			return;
+		if ((long long)a > nb)
+			nb = (long long)a;
+		if ((long long)x < na)
+			na = (long long)x;
+	}
+	for (unsigned i = 0; i < ctx->nca; i++)
+		if (ctx->ca_not_after[i] > now && ctx->ca_not_after[i] < na)
+			na = ctx->ca_not_after[i];
+	if (ctx->crl_next_update && ctx->crl_next_update < na)
+		na = ctx->crl_next_update;
+	c = ctx->vcache;
+	for (unsigned i = 0; c && i < c->n && !e; i++)
+		if (memcmp(c->e[i].key, key, sizeof key) == 0)
+			e = &c->e[i];
+	if (!e && (!c || c->n == c->cap) &&
+	    (!c || c->cap < TLS_VCACHE_N)) {
+		unsigned cap = c ? 2 * c->cap : 4;
+		struct tls_vcache *g = realloc(c, sizeof *g + cap * sizeof g->e[0]);
+
+		if (!g)
+			return;
+		if (!c)
+			g->n = g->next = 0;
+		g->cap = cap;
+		ctx->vcache = c = g;
+	}
+	if (!e && c->n < c->cap)
+		e = &c->e[c->n++];
+	else if (!e) {
+		e = &c->e[c->next];
+		c->next = (c->next + 1) % c->cap;
+	}
+	memcpy(e->key, key, sizeof key);
+	e->not_before = nb;
+	e->not_after = na;
+	snprintf(e->who, sizeof e->who, "%s", who);
+}
+
 /** @brief The verdict on the peer's certificate chain, name, allow lists
  *  and pins, into @k: inside a full handshake, and after a resumed one. */
 static int tls_check_peer(gnutls_session_t s, struct tls_check *k)
@@ -413,7 +615,26 @@ static int tls_check_peer(gnutls_session_t s, struct tls_check *k)
 		return -1;
 	}
 	k->failed = 0;
+	if (k->ctx && t->session_tickets)
+		tls_vc_add(k->ctx, s, k->who);
 	return 0;
+}
+
+/** @brief A resumed session's peer: admitted at once if this generation
+ *  already admitted its chain and the dates still hold (see the cache
+ *  above), else judged in full. */
+static int tls_check_resumed(gnutls_session_t s, struct tls_check *k)
+{
+	const struct tls_vc_entry *e;
+	unsigned char key[32];
+
+	if (k->ctx && tls_chain_key(s, key) == 0 &&
+	    (e = tls_vc_find(k->ctx, key, (long long)time(NULL)))) {
+		snprintf(k->who, sizeof k->who, "%s", e->who);
+		k->failed = 0;
+		return 0;
+	}
+	return tls_check_peer(s, k);
 }
 
 /** @brief Called by GnuTLS once the peer's certificate arrived. Failing
@@ -520,7 +741,7 @@ int tls_handshake_done(gnutls_session_t s)
 	struct tls_check *k = gnutls_session_get_ptr(s);
 
 	if (gnutls_session_is_resumed(s) && tls_peer_cert_expected(k->t) &&
-	    tls_check_peer(s, k) < 0)
+	    tls_check_resumed(s, k) < 0)
 		return -1;
 	if (tls_ticket_store(s) && gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 &&
 	    (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
@@ -599,6 +820,7 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 	}
 	memset(check, 0, sizeof *check);
 	check->t = t;
+	check->ctx = ctx;
 	if ((rc = tls_session_tickets(*s, ctx, ticket)) < 0)
 		goto err;
 	gnutls_session_set_ptr(*s, check);

@@ -18,6 +18,13 @@ struct tls_ctx {
 	long long not_after;		/* cert_file's expiry (Unix time); 0 none */
 	unsigned char stek[TLS_STEK_SIZE];	/* server role with
 					   session_tickets: its ticket key */
+	long long *ca_not_after;	/* the expiry of each trust anchor */
+	unsigned nca;
+	long long crl_next_update;	/* the earliest next update of crl_file's
+					   CRLs (Unix time); 0 none */
+	struct tls_vcache *vcache;	/* worker: the peer chains verified
+					   under this generation (tls.c);
+					   NULL until the first one */
 };
 
 /* What a peer certificate says about who it is. */
@@ -51,6 +58,7 @@ const char *tls_fail_name(enum tls_fail f);
  * (tls_handshake_done). */
 struct tls_check {
 	const struct cfg_tunnel *t;
+	struct tls_ctx *ctx;		/* its credentials and verified chains */
 	int failed;			/* the check ran and refused */
 	enum tls_fail why;		/* then: the kind of refusal */
 	char reason[TLS_REASONLEN];	/* why, for the log */

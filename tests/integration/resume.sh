@@ -5,7 +5,9 @@
 # TLS 1.3 and TLS 1.2. A resumed peer is checked again against today's
 # configuration: a client that left allow_cn (SIGHUP), whose certificate
 # was revoked (crl_file + SIGHUP) or has expired is refused with the
-# reason, while a reload alone keeps the tickets valid. A ticket whose key
+# reason, while a reload alone keeps the tickets valid. The server's
+# workers remember the chains they admitted (per generation): that must
+# not admit another chain of the same name, nor a chain past its dates. A ticket whose key
 # is gone (a restart) or that is past its lifetime (a third of
 # ticket_key_rotation) costs a full handshake, never the
 # connection. session_tickets = false: no ticket, no resumption.
@@ -16,16 +18,18 @@
 
 need_tools openssl gnutls-cli certtool stunnel4 curl
 make_pki
-# sauth's clients come from a CA that signs CRLs: rc1 (CN=client1), rc3
-# and soon (both CN=client3; soon is made again to expire, step 3c).
+# sauth's clients come from a CA that signs CRLs: rc1 (CN=client1), rc3,
+# rc3b and soon (all CN=client3, each its own key; soon is made again to
+# expire, steps 3c and 7b).
 certtool_cert rca "ssltunnel CRL CA" - ca cert_signing_key crl_signing_key \
 	"expiration_days = 30"
 certtool_cert rc1 client1 rca signing_key tls_www_client "expiration_days = 30"
 certtool_cert rc3 client3 rca signing_key tls_www_client "expiration_days = 30"
+certtool_cert rc3b client3 rca signing_key tls_www_client "expiration_days = 30"
 certtool_cert soon client3 rca signing_key tls_www_client "expiration_days = 30"
 
 pick_ports MS BE S13 S12 SOFF SROT SAUTH C13 C12 COFF CROT CAUTH CSOON CREV \
-	ST_CLI ST_SRV CST
+	ST_CLI ST_SRV CST CREVB
 start_backend "$BE" --mode echo
 
 # make_crl OUT [CERT]: a CRL of the test CA revoking CERT (or nothing).
@@ -62,6 +66,7 @@ WORKERS=1 write_conf "$T/cli.conf" \
 	"$(client_tunnel cauth "127.0.0.1:$CAUTH" "127.0.0.1:$SAUTH" rc1 "$SN")" \
 	"$(client_tunnel csoon "127.0.0.1:$CSOON" "127.0.0.1:$SAUTH" soon "$SN")" \
 	"$(client_tunnel crev "127.0.0.1:$CREV" "127.0.0.1:$SAUTH" rc3 "$SN")" \
+	"$(client_tunnel crevb "127.0.0.1:$CREVB" "127.0.0.1:$SAUTH" rc3b "$SN")" \
 	"$(client_tunnel cst "127.0.0.1:$CST" "127.0.0.1:$ST_SRV" client1 "$SN")"
 SRVLOG=$T/srv.log
 start_daemon "$T/srv.conf" "$SRVLOG"
@@ -142,7 +147,7 @@ through c13 "$C13" s13 resumed
 say "ok: a ticket whose key is gone costs a full handshake"
 
 # 3c. soon is made again to expire in 40 s (the client daemon reloads it):
-#     admitted and resumed now, refused once expired (step 12).
+#     admitted and resumed now (made again in step 7b).
 EXP_AT=$(($(date +%s) + 40))
 certtool_cert soon client3 rca signing_key tls_www_client \
 	'activation_date = "2020-01-01 00:00:00"' \
@@ -181,15 +186,22 @@ assert_log_since "$SRVLOG" "configuration reloaded: generation 3" 10
 refused_resumed "$CAUTH" 'CN=client1 is not in allow_cn$'
 say "ok: a resumed identity no longer in allow_cn is refused"
 
-# 6. client3 (rc3, allowed) resumes, then is revoked: refused.
+# 6. client3 (rc3, allowed) resumes, then is revoked: refused. Before
+#    that, in the same generation, rc3b (also CN=client3, another key)
+#    is admitted on every server worker (it is likely to be, in 6 tries
+#    over 2 workers): that verdict is not rc3's.
 through crev "$CREV" sauth full
 through crev "$CREV" sauth resumed
 make_crl "$T/crl.pem" rc3
 log_mark "$SRVLOG"
 kill -HUP "$SRV"
 assert_log_since "$SRVLOG" "configuration reloaded: generation 4" 10
-refused_resumed "$CREV" 'certificate revoked: .*CN=client3.*'
-say "ok: a resumed identity revoked since is refused"
+wait_until 10 eval "[ \$(pgrep -P $SRV | wc -l) -eq 2 ]" || fail "workers after reload"
+for i in 1 2 3 4 5 6; do through crevb "$CREVB" sauth any; done
+for i in 1 2 3; do
+	refused_resumed "$CREV" 'certificate revoked: .*CN=client3.*'
+done
+say "ok: a resumed identity revoked since is refused (another chain of its name admitted)"
 
 # 7. The CRL emptied again: rc3 resumes.
 make_crl "$T/crl.pem"
@@ -198,6 +210,23 @@ kill -HUP "$SRV"
 assert_log_since "$SRVLOG" "configuration reloaded: generation 5" 10
 through crev "$CREV" sauth resumed
 say "ok: unrevoked, client3 resumes again"
+
+# 7b. soon is made again to expire in 20 s (the client reloads it), and is
+#     admitted, resumed, on every server worker of this generation (most
+#     likely: 6 tries over 2). Step 12 finds it refused once expired: the
+#     verdict those workers remember holds only within the chain's dates.
+EXP_AT=$(($(date +%s) + 20))
+certtool_cert soon client3 rca signing_key tls_www_client \
+	'activation_date = "2020-01-01 00:00:00"' \
+	"expiration_date = \"$(date -u -d "@$EXP_AT" '+%Y-%m-%d %H:%M:%S')\""
+log_mark "$T/cli.log"
+kill -HUP "$CLI"
+assert_log_since "$T/cli.log" "configuration reloaded: generation 3" 10
+wait_until 10 eval "[ \$(pgrep -P $CLI | wc -l) -eq 1 ]" || fail "client workers after reload"
+through csoon "$CSOON" sauth full
+for i in 1 2 3 4 5 6; do through csoon "$CSOON" sauth resumed; done
+[ "$(date +%s)" -lt "$EXP_AT" ] || fail "step 7b took past soon's expiry: too slow a machine"
+say "ok: client3 (soon, expiring) resumes in this generation"
 
 # 8. openssl s_client: -sess_out, then -sess_in resumes ("Reused").
 OSSL=(openssl s_client -connect "127.0.0.1:$S13" -servername localhost
@@ -271,9 +300,12 @@ n=$(sed -n 's/^ssltunnel_handshakes_resumed_total{tunnel="s13"} //p' "$T/metrics
 [ "${n:-0}" -eq 2 ] || fail "ssltunnel_handshakes_resumed_total{tunnel=\"s13\"}: ${n:-none}, expected 2"
 say "ok: resumed handshakes counted ($n on s13)"
 
-# 12. client3's certificate has expired since it was resumed: refused.
+# 12. soon has expired since step 7b: refused, by every worker that
+#     admitted it then.
 while [ "$(date +%s)" -le "$EXP_AT" ]; do sleep 0.5; done
-refused_resumed "$CSOON" 'certificate .*CN=client3.* rejected: .*expired'
+for i in 1 2 3 4; do
+	refused_resumed "$CSOON" 'certificate .*CN=client3.* rejected: .*expired'
+done
 say "ok: a resumed identity whose certificate expired is refused"
 
 assert_log_lacks "$T/srv.log" ": error: "

@@ -274,14 +274,14 @@ EOF
 }
 
 # write_conf FILE TUNNEL_BLOCK...: a whole config, logging to stderr;
-# DAEMON_EXTRA goes into its daemon group.
+# DAEMON_EXTRA goes into its daemon group, WORKER_COUNT (2) is its workers.
 write_conf() {
 	local file=$1 first=1 b
 	shift
 	{
 		cat <<EOF
 daemon = {
-	workers = ${WORKERS:-2};
+	workers = ${WORKER_COUNT:-2};
 	log_level = "${LOG_LEVEL:-debug}";
 	log_target = "stderr";
 	ktls = "${SSLTUNNEL_KTLS:-auto}";

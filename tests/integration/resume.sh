@@ -46,7 +46,7 @@ make_crl "$T/crl.pem"
 
 # srv_conf ALLOW: the server daemon's configuration, clients in ALLOW
 srv_conf() {
-	WORKERS=2 DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MS\";" write_conf "$T/srv.conf" \
+	WORKER_COUNT=2 DAEMON_EXTRA="metrics_listen = \"127.0.0.1:$MS\";" write_conf "$T/srv.conf" \
 		"$(server_tunnel s13 "127.0.0.1:$S13" "127.0.0.1:$BE" 'tls_versions = [ "1.3" ];')" \
 		"$(server_tunnel s12 "127.0.0.1:$S12" "127.0.0.1:$BE" 'tls_versions = [ "1.2" ];')" \
 		"$(server_tunnel soff "127.0.0.1:$SOFF" "127.0.0.1:$BE" 'session_tickets = false;')" \
@@ -58,7 +58,7 @@ srv_conf() {
 }
 srv_conf '"client1", "client3"'
 SN='server_name = "localhost";'
-WORKERS=1 write_conf "$T/cli.conf" \
+WORKER_COUNT=1 write_conf "$T/cli.conf" \
 	"$(client_tunnel c13 "127.0.0.1:$C13" "127.0.0.1:$S13" client1 "$SN")" \
 	"$(client_tunnel c12 "127.0.0.1:$C12" "127.0.0.1:$S12" client1 "$SN")" \
 	"$(client_tunnel coff "127.0.0.1:$COFF" "127.0.0.1:$SOFF" client1 "$SN")" \

@@ -25,7 +25,9 @@ start_daemon "$T/s.conf" "$T/s.log"
 	>"$T/ossl.out" 2>&1
 grep -q "KEYUPDATE" "$T/ossl.out" || fail "s_client did not send a KeyUpdate: $(tail -5 "$T/ossl.out")"
 # The backend echoes: what s_client printed back is what the backend got.
-grep -qx "before-update" "$T/ossl.out" || fail "no echo of the data before the KeyUpdate"
+# s_client may print a session ticket's hex dump just before the echo,
+# on the same line.
+grep -q "before-update$" "$T/ossl.out" || fail "no echo of the data before the KeyUpdate"
 if [ "$KTLS" = 1 ]; then
 	assert_log_contains "$T/s.log" "notice: tunnel in: [^ ]+: relay failed after [0-9]+ ms: peer sent a TLS KeyUpdate; kernel TLS here cannot take new keys"
 	if grep -q "after-update" "$T/ossl.out"; then
@@ -33,7 +35,7 @@ if [ "$KTLS" = 1 ]; then
 	fi
 	say "ok: KeyUpdate on the kernel path closes the connection with a reason; backend got only clean data"
 else
-	grep -qx "after-update" "$T/ossl.out" || fail "userspace path: data after the KeyUpdate lost"
+	grep -q "after-update$" "$T/ossl.out" || fail "userspace path: data after the KeyUpdate lost"
 	say "ok: KeyUpdate on the userspace path is followed"
 fi
 say "PASS"

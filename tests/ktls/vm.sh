@@ -10,7 +10,7 @@ set -u
 out=$top_builddir/tests/ktls/vm-out
 rm -rf "$out"
 mkdir -p "$out"
-# Measured: 7 to 12 minutes on a quiet host; past 25 minutes (and killed)
+# Measured: about 16 minutes in a CI run on a quiet host; past 25 minutes (killed)
 # with other engineers' VMs and builds beside it, as the VM's CPUs are
 # emulated. The bound leaves room for that.
 KTLS_VM_RW=$out KTLS_VM_TIMEOUT=${KTLS_VM_TIMEOUT:-2400} "$top_srcdir/scripts/ktls-vm" -- \

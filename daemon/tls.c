@@ -420,7 +420,7 @@ static enum tls_fail tls_status_kind(unsigned status)
  * than the resumed handshake itself. Instead, each worker remembers, per
  * tunnel and per configuration generation (the cache hangs off the
  * generation's tls_ctx, so a reload starts with an empty one), the chains
- * it admitted: keyed by SHA-256 of the chain's DER, with the identity's
+ * it admitted when they resumed: keyed by SHA-256 of the chain's DER, with the identity's
  * log name and the window in which the verdict holds.
  *
  * Why a hit is the same verdict as a full check now:
@@ -503,20 +503,20 @@ static const struct tls_vc_entry *tls_vc_find(const struct tls_ctx *ctx,
 	return NULL;
 }
 
-/** @brief Remember that the session's peer chain was admitted, as @who,
- *  until the window of its dates closes (see above). Best effort. */
+/** @brief Remember that the session's peer chain (@key: tls_chain_key)
+ *  was admitted, as @who, until the window of its dates closes (see
+ *  above). Best effort. */
 static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
-		       const char *who)
+		       const unsigned char key[32], const char *who)
 {
 	unsigned n = 0;
 	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
 	long long nb = LLONG_MIN, na = LLONG_MAX, now = (long long)time(NULL);
-	unsigned char key[32];
 	struct tls_vc_entry *e = NULL;
 	struct tls_vcache *c;
 
 	/* No trust anchors listed (their expiry unknown): no cache. */
-	if (!ctx->nca || !certs || n == 0 || tls_chain_key(s, key) < 0)
+	if (!ctx->nca || !certs || n == 0)
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		gnutls_x509_crt_t crt;
@@ -543,7 +543,7 @@ static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
 		na = ctx->crl_next_update;
 	c = ctx->vcache;
 	for (unsigned i = 0; c && i < c->n && !e; i++)
-		if (memcmp(c->e[i].key, key, sizeof key) == 0)
+		if (memcmp(c->e[i].key, key, sizeof c->e[i].key) == 0)
 			e = &c->e[i];
 	if (!e && (!c || c->n == c->cap) &&
 	    (!c || c->cap < TLS_VCACHE_N)) {
@@ -563,7 +563,7 @@ static void tls_vc_add(struct tls_ctx *ctx, gnutls_session_t s,
 		e = &c->e[c->next];
 		c->next = (c->next + 1) % c->cap;
 	}
-	memcpy(e->key, key, sizeof key);
+	memcpy(e->key, key, sizeof e->key);
 	e->not_before = nb;
 	e->not_after = na;
 	snprintf(e->who, sizeof e->who, "%s", who);
@@ -615,26 +615,30 @@ static int tls_check_peer(gnutls_session_t s, struct tls_check *k)
 		return -1;
 	}
 	k->failed = 0;
-	if (k->ctx && t->session_tickets)
-		tls_vc_add(k->ctx, s, k->who);
 	return 0;
 }
 
 /** @brief A resumed session's peer: admitted at once if this generation
- *  already admitted its chain and the dates still hold (see the cache
- *  above), else judged in full. */
+ *  already admitted its chain on a resumption and the dates still hold
+ *  (see the cache above), else judged in full and, if admitted,
+ *  remembered. Full handshakes never touch the cache: they verify inside
+ *  the handshake anyway, and a chain that never resumes costs nothing. */
 static int tls_check_resumed(gnutls_session_t s, struct tls_check *k)
 {
 	const struct tls_vc_entry *e;
 	unsigned char key[32];
+	int have_key = k->ctx && tls_chain_key(s, key) == 0;
 
-	if (k->ctx && tls_chain_key(s, key) == 0 &&
-	    (e = tls_vc_find(k->ctx, key, (long long)time(NULL)))) {
+	if (have_key && (e = tls_vc_find(k->ctx, key, (long long)time(NULL)))) {
 		snprintf(k->who, sizeof k->who, "%s", e->who);
 		k->failed = 0;
 		return 0;
 	}
-	return tls_check_peer(s, k);
+	if (tls_check_peer(s, k) < 0)
+		return -1;
+	if (have_key)
+		tls_vc_add(k->ctx, s, key, k->who);
+	return 0;
 }
 
 /** @brief Called by GnuTLS once the peer's certificate arrived. Failing

@@ -33,6 +33,7 @@
 #include "proto.h"
 #include "hc_listen.h"
 #include "relay.h"
+#include "srec.h"
 #include "worker.h"
 
 static int conn_choose_path(struct conn *c);
@@ -119,8 +120,54 @@ static void conn_check_free(struct conn *c)
 		return;
 	if (c->sess)
 		gnutls_session_set_ptr(c->sess, NULL);
+	gnutls_memset(&c->check->sec, 0, sizeof c->check->sec);
 	free(c->check);
 	c->check = NULL;
+}
+
+/** @brief The handshake's secrets, wiped and freed once the record
+ *  layer has its keys (or will never need them). */
+static void conn_srec_free_secrets(struct conn *c)
+{
+	if (c->sec) {
+		gnutls_memset(c->sec, 0, sizeof *c->sec);
+		free(c->sec);
+		c->sec = NULL;
+	}
+}
+
+/** @brief The record layer's keys and secrets, wiped and freed. */
+static void conn_srec_free(struct conn *c)
+{
+	conn_srec_free_secrets(c);
+	if (c->srec) {
+		srec_free(c->srec);
+		free(c->srec);
+		c->srec = NULL;
+	}
+}
+
+/** @brief Our alert on a failed connection's TLS leg, when nothing of a
+ *  record is half sent before it. */
+static void conn_srec_alert(struct conn *c)
+{
+	unsigned char rec[SREC_CTL_RECORD];
+	gnutls_alert_level_t level;
+	int desc = GNUTLS_A_INTERNAL_ERROR, n;
+
+	if (c->up.len || c->up.notify)
+		return;
+	if (c->tls_err == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		return;			/* the peer ended it with its own */
+	if (c->tls_err) {
+		n = gnutls_error_to_alert(c->tls_err, (int *)&level);
+		if (n >= 0)
+			desc = n;
+	}
+	n = srec_alert(c->srec, GNUTLS_AL_FATAL, desc, rec);
+	if (n > 0 && send(c->tls.fd, rec, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("tunnel %s: %s: alert not sent: %s", c->t->cfg->name,
+			  c->peer, strerror(errno));
 }
 
 void conn_close(struct conn *c, int error)
@@ -159,7 +206,9 @@ void conn_close(struct conn *c, int error)
 	/* The alert that says why: bad_record_mac for a forged record,
 	 * record_overflow, no_renegotiation...; else internal_error. */
 	reset_tls = error && conn_alert_on_error(c);
-	if (c->sess && reset_tls && !c->ktls) {
+	if (c->srec && reset_tls)
+		conn_srec_alert(c);
+	else if (c->sess && reset_tls && !c->ktls) {
 		if (c->tls_err)
 			gnutls_alert_send_appropriate(c->sess, c->tls_err);
 		else
@@ -181,6 +230,7 @@ void conn_close(struct conn *c, int error)
 		gnutls_deinit(c->sess);
 		c->sess = NULL;
 	}
+	conn_srec_free(c);
 	conn_check_free(c);
 	c->st = CONN_CLOSED;
 	if (c->prev)
@@ -198,6 +248,7 @@ void conn_close(struct conn *c, int error)
 void conn_free(struct conn *c)
 {
 	conn_check_free(c);
+	conn_srec_free(c);
 	free(c->who);
 	free(c->dest_name);
 	free(c);
@@ -552,6 +603,11 @@ static void conn_handshake(struct conn *c)
 		conn_reject(c, LOG_ERR, "out of memory");
 		return;
 	}
+	/* Kept for the record layer (srec.h) until the relay starts; a
+	 * copy failure only leaves the records to GnuTLS. */
+	if ((c->check->sec.have & 3) == 3 &&
+	    (c->sec = malloc(sizeof *c->sec)))
+		*c->sec = c->check->sec;
 	conn_check_free(c);
 	{
 		char desc[80];
@@ -649,6 +705,8 @@ static int conn_choose_path(struct conn *c)
 	}
 	c->mover = k ? &mover_splice_ops : &mover_user_ops;
 	if (k)
+		conn_srec_free(c);	/* the kernel has the keys */
+	if (k)
 		log_debug("tunnel %s: %s: ktls=tx+rx", c->t->cfg->name, c->peer);
 	else
 		log_debug("tunnel %s: %s: userspace: %s", c->t->cfg->name,
@@ -674,10 +732,34 @@ static void conn_arm_reset(struct conn_fd *f)
 
 void conn_release_session(struct conn *c)
 {
-	if (!c->ktls || !c->sess || tls_ticket_awaited(c->sess))
+	if ((!c->ktls && !c->srec) || !c->sess || tls_ticket_awaited(c->sess))
 		return;
 	gnutls_deinit(c->sess);
 	c->sess = NULL;
+}
+
+/** @brief The userspace path: our record layer takes the session's keys
+ *  (srec.h) and the GnuTLS session goes (conn_release_session), as on the
+ *  kernel path; else GnuTLS keeps the records, and the log says why. */
+static void conn_try_srec(struct conn *c)
+{
+	char why[200] = "";
+	struct srec *r;
+
+	if (!c->sec || !c->sess)
+		snprintf(why, sizeof why, "the session's traffic secrets were not seen (TLS 1.2?)");
+	else if (!(r = malloc(sizeof *r)))
+		snprintf(why, sizeof why, "out of memory");
+	else if (srec_from_session(r, c->sess, c->sec, why, sizeof why) < 0)
+		free(r);
+	else
+		c->srec = r;
+	if (c->srec)
+		log_debug("tunnel %s: %s: records: ssltunnel's (no GnuTLS session)",
+			  c->t->cfg->name, c->peer);
+	else
+		log_debug("tunnel %s: %s: records: GnuTLS's: %s",
+			  c->t->cfg->name, c->peer, why);
 }
 
 void conn_start_relay(struct conn *c)
@@ -691,7 +773,6 @@ void conn_start_relay(struct conn *c)
 		return;
 	}
 	proto_client_free(c);
-	conn_release_session(c);
 	c->st = CONN_RELAYING;
 	c->idle_bytes = c->bytes_up + c->bytes_down;
 	c->idle_since = timer_now_ms();
@@ -709,6 +790,10 @@ void conn_start_relay(struct conn *c)
 		c->mover = hcl_mover(c);
 	else if (c->ws)
 		c->mover = &mover_ws_ops;
+	if (c->mover == &mover_user_ops)
+		conn_try_srec(c);
+	conn_srec_free_secrets(c);
+	conn_release_session(c);
 	rs = c->mover->start(c);
 	if (rs != MOVER_CONTINUE)
 		conn_close(c, rs == MOVER_ERROR);
@@ -946,9 +1031,16 @@ ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len)
 
 void conn_tls_shutdown(struct conn *c)
 {
+	unsigned char rec[SREC_CTL_RECORD];
+	int n;
+
 	if (c->ktls)
 		ktls_send_close_notify(c->tls.fd);
-	else if (c->sess)
+	else if (c->srec) {
+		n = srec_alert(c->srec, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY, rec);
+		if (n > 0)
+			(void)!send(c->tls.fd, rec, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else if (c->sess)
 		gnutls_bye(c->sess, GNUTLS_SHUT_WR);
 	conn_tls_fin(c);
 }

@@ -70,6 +70,10 @@ struct conn {
 					   the alert sent back; 0 none */
 	const struct mover_ops *mover;
 	int ktls;		/* keys are in the kernel: no gnutls I/O */
+	struct srec *srec;	/* userspace path: our record layer has the
+				   keys (srec.h), no gnutls record I/O */
+	struct srec_secrets *sec;	/* handshake done to relay start:
+					   the secrets for srec; NULL */
 	int user_why;		/* if not: why (enum tunnel_user_why) */
 	int ulp;		/* "tls" ULP attached to the TLS leg */
 	int ws;			/* the TLS leg carries WebSocket frames */

@@ -37,6 +37,8 @@ struct mover_dir {
 	unsigned char *buf;	/* NULL while idle: memory follows traffic */
 	size_t off, len;	/* pending bytes are buf[off .. off+len) */
 	size_t inflight;	/* a TLS send to repeat with the same size */
+	uint32_t raw, rawlen;	/* srec, TLS -> plain: records not yet
+				   opened are buf[raw .. raw+rawlen) */
 	uint32_t wait;		/* events this direction waits for (per side) */
 	int wait_tls;		/* 1: waits on the TLS fd, 0: on the plain fd */
 	int pipe[2];		/* splice mover: the pipe between the legs */
@@ -44,6 +46,8 @@ struct mover_dir {
 	unsigned corked:1;	/* TCP_CORK set on the destination */
 	unsigned eof:1;		/* the source has ended */
 	unsigned shut:1;	/* the end was passed on to the destination */
+	unsigned notify:1;	/* srec: our close_notify is in buf */
+	unsigned ku_owed:1;	/* srec: the peer asked for our KeyUpdate */
 };
 
 /* What one pass over one direction came to. */

@@ -13,12 +13,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include "conn.h"
 #include "log.h"
 #include "mover.h"
+#include "srec.h"
+#include "timer.h"
 #include "worker.h"
 
 /* Bytes one direction may move per call before it yields to the other
@@ -27,7 +30,7 @@
 
 static void mover_dir_release(struct worker *w, struct mover_dir *d)
 {
-	if (d->buf && d->len == 0) {
+	if (d->buf && d->len == 0 && d->rawlen == 0) {
 		worker_buf_put(w, d->buf);
 		d->buf = NULL;
 		d->off = 0;
@@ -219,8 +222,340 @@ static enum dir_step mover_down(struct conn *c)
 	return DIR_FINISHED;
 }
 
+/* ssltunnel's record layer (srec.h): the GnuTLS session is gone, records
+ * are sealed and opened in place in the relay buffers.
+ *
+ * plain -> TLS: one readv() fills the content of up to four records laid
+ * out one after the other in the buffer, each is sealed where it lies and
+ * one send() takes them all. The buffer's last SREC_CTL_RECORD bytes stay
+ * free for a KeyUpdate the other direction may have to add. */
+
+/** @brief Seal our KeyUpdate after what the up buffer holds. */
+static int srec_queue_key_update(struct conn *c, struct mover_dir *d, int req)
+{
+	int n;
+
+	if (d->off + d->len + SREC_CTL_RECORD > MOVER_BUF_SIZE) {
+		memmove(d->buf, d->buf + d->off, d->len);
+		d->off = 0;
+	}
+	n = srec_key_update(c->srec, req, d->buf + d->off + d->len);
+	if (n < 0) {
+		snprintf(c->reason, sizeof c->reason, "sealing a KeyUpdate: %s",
+			 gnutls_strerror(n));
+		return -1;
+	}
+	d->len += n;
+	return 0;
+}
+
+/** @brief Read plaintext into records' places and seal them. */
+static enum dir_step srec_up_fill(struct conn *c, struct mover_dir *d,
+				  size_t *moved)
+{
+	struct srec *r = c->srec;
+	struct iovec iov[4];
+	unsigned char *rec[4];
+	size_t at = 0, end = MOVER_BUF_SIZE - SREC_CTL_RECORD, left;
+	int k = 0, n;
+	ssize_t got;
+
+	d->off = 0;
+	if (d->ku_owed || srec_rekey_due(r)) {
+		if (srec_queue_key_update(c, d, 0) < 0)
+			return DIR_FAILED;
+		d->ku_owed = 0;
+		at = d->len;
+	}
+	while (k < 4 && at + SREC_OVERHEAD + 1024 <= end) {
+		size_t cap = end - at - SREC_OVERHEAD;
+		if (cap > r->max_plain)
+			cap = r->max_plain;
+		rec[k] = d->buf + at;
+		iov[k].iov_base = rec[k] + SREC_HDR;
+		iov[k].iov_len = cap;
+		at += SREC_OVERHEAD + cap;
+		k++;
+	}
+	got = readv(c->plain.fd, iov, k);
+	if (got == 0) {
+		d->eof = 1;
+		return DIR_MOVED;
+	}
+	if (got < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			if (d->len)
+				return DIR_MOVED;	/* the KeyUpdate */
+			mover_dir_release(c->w, d);
+			d->wait = EPOLLIN;
+			d->wait_tls = 0;
+			return DIR_BLOCKED;
+		}
+		snprintf(c->reason, sizeof c->reason, "reading plain side: %s",
+			 strerror(errno));
+		return DIR_FAILED;
+	}
+	/* readv fills each place before the next: records lie end to end. */
+	left = got;
+	for (int i = 0; i < k && left; i++) {
+		size_t take = left < iov[i].iov_len ? left : iov[i].iov_len;
+		n = srec_seal(r, SREC_CT_DATA, rec[i], take);
+		if (n < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "sealing a TLS record: %s", gnutls_strerror(n));
+			return DIR_FAILED;
+		}
+		d->len += n;
+		left -= take;
+	}
+	c->t->stats->bytes_up += got;
+	c->bytes_up += got;
+	*moved += got;
+	return DIR_MOVED;
+}
+
+static enum dir_step srec_up(struct conn *c)
+{
+	struct mover_dir *d = &c->up;
+	size_t moved = 0;
+	enum dir_step st;
+	ssize_t n;
+
+	while (!d->shut) {
+		if (d->len) {
+			n = send(c->tls.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				d->wait = EPOLLOUT;
+				d->wait_tls = 1;
+				return DIR_BLOCKED;
+			}
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "sending to TLS peer: %s", strerror(errno));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			if (d->len == 0) {
+				d->off = 0;
+				mover_dir_release(c->w, d);
+			}
+			continue;
+		}
+		if (d->notify) {
+			log_debug("tunnel %s: %s: sent close_notify",
+				  c->t->cfg->name, c->peer);
+			conn_tls_fin(c);
+			d->shut = 1;
+			d->wait = 0;
+			return DIR_FINISHED;
+		}
+		if (mover_dir_take(c->w, d) < 0) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		if (d->eof) {
+			int k = srec_alert(c->srec, GNUTLS_AL_WARNING,
+					   GNUTLS_A_CLOSE_NOTIFY, d->buf);
+			d->notify = 1;
+			d->off = 0;
+			d->len = k > 0 ? (size_t)k : 0;
+			continue;
+		}
+		if (moved >= MOVER_QUANTUM) {
+			mover_dir_release(c->w, d);
+			return DIR_YIELD;
+		}
+		st = srec_up_fill(c, d, &moved);
+		if (st != DIR_MOVED)
+			return st;
+	}
+	return DIR_FINISHED;
+}
+
+/** @brief The peer asked for our KeyUpdate: it goes after what the up
+ *  direction has sealed, now if it can, else as soon as it drains. */
+static int srec_reply(struct conn *c)
+{
+	struct mover_dir *u = &c->up;
+	ssize_t n;
+
+	if (u->shut || u->notify || u->eof)
+		return 0;		/* we send nothing more */
+	if (!u->buf) {
+		if (mover_dir_take(c->w, u) < 0) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return -1;
+		}
+		u->off = u->len = 0;
+	}
+	if (u->off + u->len + SREC_CTL_RECORD > MOVER_BUF_SIZE && u->off == 0) {
+		u->ku_owed = 1;		/* no room: srec_up_fill seals it */
+		return 0;
+	}
+	if (srec_queue_key_update(c, u, 0) < 0)
+		return -1;
+	n = send(c->tls.fd, u->buf + u->off, u->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0) {
+		u->off += n;
+		u->len -= n;
+	}
+	if (u->len == 0) {
+		u->off = 0;
+		mover_dir_release(c->w, u);
+	} else {
+		/* mover_pump reads up's interest after both directions ran */
+		u->wait = EPOLLOUT;
+		u->wait_tls = 1;
+	}
+	return 0;
+}
+
+/** @brief Open the whole records in the down buffer; data is gathered
+ *  at the front (its place is always behind the record it came in). */
+static enum dir_step srec_down_open(struct conn *c, struct mover_dir *d)
+{
+	while (d->rawlen) {
+		unsigned char *p = d->buf + d->raw, type;
+		size_t used, plen;
+		int rc = srec_open(c->srec, p, d->rawlen, &used, &type, &plen);
+		int err;
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			tls_recv_reason(NULL, rc, c->reason, sizeof c->reason);
+			c->tls_err = rc;
+			return DIR_FAILED;
+		}
+		d->raw += used;
+		d->rawlen -= used;
+		if (type == SREC_CT_DATA) {
+			memmove(d->buf + d->len, p + SREC_HDR, plen);
+			d->len += plen;
+			continue;
+		}
+		switch (srec_control(c->srec, type, p + SREC_HDR, plen, c->sess,
+				     timer_now_ms(), &err, c->reason,
+				     sizeof c->reason)) {
+		case SREC_CTL_NONE:
+			conn_release_session(c);	/* a ticket, kept? */
+			break;
+		case SREC_CTL_REPLY:
+			if (srec_reply(c) < 0)
+				return DIR_FAILED;
+			break;
+		case SREC_CTL_CLOSE_NOTIFY:
+			log_debug("tunnel %s: %s: received close_notify",
+				  c->t->cfg->name, c->peer);
+			d->eof = 1;
+			d->raw = d->rawlen = 0;	/* nothing counts after it */
+			return DIR_MOVED;
+		case SREC_CTL_FATAL:
+			c->tls_err = err;
+			return DIR_FAILED;
+		}
+	}
+	return DIR_MOVED;
+}
+
+/** @brief Fill the down buffer with plaintext: open what is there, read
+ *  more while nothing is. Called with no plaintext pending. */
+static enum dir_step srec_down_fill(struct conn *c, struct mover_dir *d)
+{
+	enum dir_step st;
+	ssize_t n;
+
+	d->off = 0;
+	for (;;) {
+		if (d->raw) {
+			memmove(d->buf, d->buf + d->raw, d->rawlen);
+			d->raw = 0;
+		}
+		st = srec_down_open(c, d);
+		if (st != DIR_MOVED || d->len || d->eof)
+			return st;
+		n = recv(c->tls.fd, d->buf + d->raw + d->rawlen,
+			 MOVER_BUF_SIZE - d->raw - d->rawlen, 0);
+		if (n > 0) {
+			d->rawlen += n;
+			continue;
+		}
+		if (n == 0) {
+			log_debug("tunnel %s: %s: TLS peer closed without close_notify%s",
+				  c->t->cfg->name, c->peer,
+				  d->rawlen ? " (in the middle of a record)" : "");
+			d->eof = 1;
+			d->rawlen = 0;
+			return DIR_MOVED;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			mover_dir_release(c->w, d);
+			d->wait = EPOLLIN;
+			d->wait_tls = 1;
+			return DIR_BLOCKED;
+		}
+		snprintf(c->reason, sizeof c->reason,
+			 "receiving from TLS peer: %s", strerror(errno));
+		return DIR_FAILED;
+	}
+}
+
+/** @brief TLS -> plain with srec. */
+static enum dir_step srec_down(struct conn *c)
+{
+	struct mover_dir *d = &c->down;
+	size_t moved = 0;
+	enum dir_step st;
+	ssize_t n;
+
+	while (!d->shut) {
+		if (d->len) {
+			n = send(c->plain.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				d->wait = EPOLLOUT;
+				d->wait_tls = 0;
+				return DIR_BLOCKED;
+			}
+			if (n < 0) {
+				snprintf(c->reason, sizeof c->reason,
+					 "writing plain side: %s", strerror(errno));
+				return DIR_FAILED;
+			}
+			d->off += n;
+			d->len -= n;
+			c->t->stats->bytes_down += n;
+			c->bytes_down += n;
+			moved += n;
+			if (d->len == 0) {
+				d->off = 0;
+				mover_dir_release(c->w, d);
+			}
+			continue;
+		}
+		if (d->eof) {
+			shutdown(c->plain.fd, SHUT_WR);
+			d->shut = 1;
+			d->wait = 0;
+			return DIR_FINISHED;
+		}
+		if (moved >= MOVER_QUANTUM)
+			return DIR_YIELD;
+		if (mover_dir_take(c->w, d) < 0) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return DIR_FAILED;
+		}
+		st = srec_down_fill(c, d);
+		if (st != DIR_MOVED)
+			return st;
+	}
+	return DIR_FINISHED;
+}
+
 static enum dir_step mover_user_step(struct conn *c, int down)
 {
+	if (c->srec)
+		return down ? srec_down(c) : srec_up(c);
 	return down ? mover_down(c) : mover_up(c);
 }
 

@@ -793,6 +793,20 @@ void tls_ticket_feed(gnutls_session_t s, const unsigned char *msg, size_t len)
 	gnutls_handshake_write(s, GNUTLS_ENCRYPTION_LEVEL_APPLICATION, msg, len);
 }
 
+/** @brief Keep the application traffic secrets for srec (the userspace
+ *  record layer after the handshake). Replaces GnuTLS's own keylog
+ *  hook, which writes SSLKEYLOGFILE: a daemon must not write its keys to
+ *  a file named by its environment anyway. */
+static int tls_keylog(gnutls_session_t s, const char *label,
+		      const gnutls_datum_t *secret)
+{
+	struct tls_check *check = gnutls_session_get_ptr(s);
+
+	if (check)
+		srec_keylog_take(&check->sec, label, secret);
+	return 0;
+}
+
 int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 		    struct tls_check *check, gnutls_datum_t *ticket)
 {
@@ -829,6 +843,7 @@ int tls_session_new(gnutls_session_t *s, struct tls_ctx *ctx, int fd,
 		goto err;
 	gnutls_session_set_ptr(*s, check);
 	gnutls_session_set_verify_function(*s, tls_verify_peer);
+	gnutls_session_set_keylog_function(*s, tls_keylog);
 	gnutls_transport_set_int(*s, fd);
 	return 0;
 err:
@@ -1009,7 +1024,7 @@ void tls_recv_reason(gnutls_session_t s, int rc, char *buf, size_t len)
 			 "peer asked to renegotiate (TLS 1.2): refused, renegotiation is not supported");
 	else if (rc == GNUTLS_E_TOO_MANY_HANDSHAKE_PACKETS)
 		snprintf(buf, len,
-			 "peer sent too many post-handshake messages (KeyUpdate flood? GnuTLS takes 8 a second): %s",
+			 "peer sent too many post-handshake messages (KeyUpdate flood? 8 a second are taken): %s",
 			 gnutls_strerror(rc));
 	else if (rc == GNUTLS_E_DECRYPTION_FAILED)
 		snprintf(buf, len,

@@ -6,6 +6,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cfg.h"
+#include "srec.h"
 
 #define TLS_REASONLEN 384
 #define TLS_STEK_SIZE 64		/* a GnuTLS session ticket key */
@@ -63,6 +64,8 @@ struct tls_check {
 	enum tls_fail why;		/* then: the kind of refusal */
 	char reason[TLS_REASONLEN];	/* why, for the log */
 	char who[300];			/* "CN=client1", once admitted */
+	struct srec_secrets sec;	/* TLS 1.3 traffic secrets, for the
+					   record layer after the handshake */
 };
 
 /** @brief Load the tunnel's certificate, key and trust anchors. */

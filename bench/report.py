@@ -315,7 +315,7 @@ def markdown(meta, res, order, tg, ttg, rtg):
              f"workers = {meta.get('ssltunneld_workers', '?')} per daemon)")
     L.append("")
     L.append("Every pair is a client-side process → mutual TLS 1.3, "
-             "AES-128-GCM, ECDHE P-256, ECDSA P-256 certificates → a "
+             "AES-128-GCM, ECDHE X25519, ECDSA P-256 certificates → a "
              "server-side process → backend, on 127.0.0.1. The WebSocket "
              "pairs carry the bytes as binary WebSocket messages inside "
              "the TLS stream (an HTTP upgrade of /tunnel first); the "

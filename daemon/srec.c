@@ -303,14 +303,19 @@ int srec_open(struct srec *r, unsigned char *p, size_t avail, size_t *used,
 	if (rc < 0)
 		return GNUTLS_E_DECRYPTION_FAILED;
 	r->rd.seq++;
-	/* TLSInnerPlaintext: content, type, zeros (5.4). */
+	/* TLSInnerPlaintext: content, type, zeros (5.4), 2^14 + 1 bytes at
+	 * most with the padding. */
+	if (n > SREC_MAX_PLAIN + 1)
+		return GNUTLS_E_RECORD_OVERFLOW;
 	while (n > 0 && p[SREC_HDR + n - 1] == 0)
 		n--;
 	if (n == 0)
 		return GNUTLS_E_UNEXPECTED_PACKET;
 	*type = p[SREC_HDR + n - 1];
-	if (n - 1 > SREC_MAX_PLAIN)
-		return GNUTLS_E_RECORD_OVERFLOW;
+	/* 5.1: nothing may come between the pieces of a handshake
+	 * message split across records. */
+	if (r->hs_skip && *type != SREC_CT_HANDSHAKE)
+		return GNUTLS_E_UNEXPECTED_PACKET;
 	*plen = n - 1;
 	*used = SREC_HDR + l;
 	return 1;

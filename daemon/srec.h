@@ -16,8 +16,9 @@
  *
  * What it does (RFC 8446 5.1-5.5, 7.2, 4.6.3):
  *  - application data records, any inner padding on receipt, none sent;
- *  - alerts: close_notify ends the peer's direction; any other alert ends
- *    the connection with its name;
+ *  - alerts: close_notify ends the peer's direction; user_canceled is
+ *    taken (a close_notify follows it); any other alert ends the
+ *    connection with its name;
  *  - KeyUpdate: the peer's read key is updated; if the peer asks
  *    (update_requested) the caller must send srec_key_update() before its
  *    next record; more than SREC_KU_PER_S in a second is a flood;
@@ -116,8 +117,9 @@ int srec_seal(struct srec *r, unsigned char type, unsigned char *rec,
  *  1: a record of *@used bytes, its content (*@plen bytes, content type
  *  *@type) at p + SREC_HDR; 0: not a whole record yet; < 0: a GnuTLS
  *  error (GNUTLS_E_DECRYPTION_FAILED, GNUTLS_E_RECORD_OVERFLOW,
- *  GNUTLS_E_UNEXPECTED_PACKET, GNUTLS_E_UNEXPECTED_PACKET_LENGTH) whose
- *  alert gnutls_error_to_alert() gives. */
+ *  GNUTLS_E_UNEXPECTED_PACKET, GNUTLS_E_RECORD_LIMIT_REACHED) whose
+ *  alert gnutls_error_to_alert() gives. A handshake message header split
+ *  across records is refused (no TLS stack sends one). */
 int srec_open(struct srec *r, unsigned char *p, size_t avail, size_t *used,
 	      unsigned char *type, size_t *plen);
 

@@ -171,8 +171,11 @@ static enum dir_step mover_down_fill(struct conn *c, struct mover_dir *d)
 	return DIR_MOVED;
 }
 
-/** @brief TLS -> plain: receive records, write plaintext. */
-static enum dir_step mover_down(struct conn *c)
+typedef enum dir_step (*down_fill_fn)(struct conn *c, struct mover_dir *d);
+
+/** @brief TLS -> plain: receive records (@fill: GnuTLS's or srec's),
+ *  write plaintext. */
+static enum dir_step mover_down(struct conn *c, down_fill_fn fill)
 {
 	struct mover_dir *d = &c->down;
 	size_t moved = 0;
@@ -215,7 +218,7 @@ static enum dir_step mover_down(struct conn *c)
 			snprintf(c->reason, sizeof c->reason, "out of memory");
 			return DIR_FAILED;
 		}
-		st = mover_down_fill(c, d);
+		st = fill(c, d);
 		if (st != DIR_MOVED)
 			return st;
 	}
@@ -501,62 +504,11 @@ static enum dir_step srec_down_fill(struct conn *c, struct mover_dir *d)
 	}
 }
 
-/** @brief TLS -> plain with srec. */
-static enum dir_step srec_down(struct conn *c)
-{
-	struct mover_dir *d = &c->down;
-	size_t moved = 0;
-	enum dir_step st;
-	ssize_t n;
-
-	while (!d->shut) {
-		if (d->len) {
-			n = send(c->plain.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				d->wait = EPOLLOUT;
-				d->wait_tls = 0;
-				return DIR_BLOCKED;
-			}
-			if (n < 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "writing plain side: %s", strerror(errno));
-				return DIR_FAILED;
-			}
-			d->off += n;
-			d->len -= n;
-			c->t->stats->bytes_down += n;
-			c->bytes_down += n;
-			moved += n;
-			if (d->len == 0) {
-				d->off = 0;
-				mover_dir_release(c->w, d);
-			}
-			continue;
-		}
-		if (d->eof) {
-			shutdown(c->plain.fd, SHUT_WR);
-			d->shut = 1;
-			d->wait = 0;
-			return DIR_FINISHED;
-		}
-		if (moved >= MOVER_QUANTUM)
-			return DIR_YIELD;
-		if (mover_dir_take(c->w, d) < 0) {
-			snprintf(c->reason, sizeof c->reason, "out of memory");
-			return DIR_FAILED;
-		}
-		st = srec_down_fill(c, d);
-		if (st != DIR_MOVED)
-			return st;
-	}
-	return DIR_FINISHED;
-}
-
 static enum dir_step mover_user_step(struct conn *c, int down)
 {
 	if (c->srec)
-		return down ? srec_down(c) : srec_up(c);
-	return down ? mover_down(c) : mover_up(c);
+		return down ? mover_down(c, srec_down_fill) : srec_up(c);
+	return down ? mover_down(c, mover_down_fill) : mover_up(c);
 }
 
 static enum mover_status mover_user_start(struct conn *c)

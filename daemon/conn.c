@@ -402,7 +402,8 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 	       sizeof(struct sockaddr_in6) : peer->sa_family == AF_INET ?
 	       sizeof(struct sockaddr_in) : sizeof(sa_family_t));
 	conn_link(w, c);
-	net_set_nodelay(fd);
+	/* TCP_NODELAY, and on the server role the keepalive, come from the
+	 * listener (net_listener_opts). */
 	log_debug("tunnel %s: %s: accepted", t->cfg->name, c->peer);
 	if (t->cfg->role == CFG_ROLE_SERVER &&
 	    (t->cfg->proxy_protocol & CFG_PP_ACCEPT)) {
@@ -410,7 +411,6 @@ void conn_accept(struct worker *w, struct tunnel *t, int fd,
 		conn_pp_start(c);
 	} else if (t->cfg->role == CFG_ROLE_SERVER) {
 		c->tls.fd = fd;
-		net_set_keepalive(fd, &t->cfg->keepalive);
 		conn_start_handshake(c);
 	} else {
 		c->plain.fd = fd;

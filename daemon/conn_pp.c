@@ -127,7 +127,6 @@ void conn_pp_event(struct conn *c)
 		  c->t->cfg->name, c->peer, info.version, lb,
 		  info.local ? " (LOCAL: its own health check)" : "");
 	timer_cancel(&c->w->timers, &c->timer);
-	net_set_keepalive(c->tls.fd, &c->t->cfg->keepalive);
 	conn_start_handshake(c);
 }
 

@@ -143,6 +143,10 @@ static int master_listen(struct master_gen *g, const struct master_gen *old,
 					 e);
 				return -1;
 			}
+			/* What its accepted sockets start with: the TLS
+			 * leg's keepalive on the server role (conn_accept). */
+			net_listener_opts(fd, t->cfg->role == CFG_ROLE_SERVER ?
+					  &t->cfg->keepalive : NULL);
 			t->listeners[j] = (struct listener){ EV_LISTENER, fd, t };
 			t->nlisteners++;
 		}

@@ -201,6 +201,17 @@ void net_set_keepalive(int fd, const struct net_keepalive *ka)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &ka->count, sizeof ka->count);
 }
 
+void net_listener_opts(int fd, const struct net_keepalive *ka)
+{
+	int zero = 0;
+
+	net_set_nodelay(fd);
+	if (ka && ka->idle > 0)
+		net_set_keepalive(fd, ka);
+	else
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero);
+}
+
 int net_addr_literal(const char *host, unsigned port, struct net_addr *a)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;

@@ -54,5 +54,11 @@ int net_connect_result(int fd);
 
 void net_set_nodelay(int fd);
 void net_set_keepalive(int fd, const struct net_keepalive *ka);
+/** @brief Options a listener's accepted sockets inherit from it (Linux
+ *  copies them at accept): TCP_NODELAY, and the keepalive @ka, or none
+ *  (NULL or idle 0: SO_KEEPALIVE off, for a listener reused by a
+ *  generation that wants none). Set once per listener and generation,
+ *  they spare every accepted connection up to five setsockopt calls. */
+void net_listener_opts(int fd, const struct net_keepalive *ka);
 
 #endif

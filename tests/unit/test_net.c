@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "net.h"
 #include "unit.h"
@@ -234,6 +237,74 @@ START_TEST(ip_literal)
 }
 END_TEST
 
+/** @brief Accept one loopback connection on a listener given @ka by
+ *  net_listener_opts (first @before), and read the accepted socket's
+ *  options: nodelay, keepalive, idle, interval, count. */
+static void accepted_opts(const struct net_keepalive *before,
+			  const struct net_keepalive *ka, int out[5])
+{
+	struct net_addr a;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char err[200];
+	int l, c, s, opts[5][2] = {
+		{ IPPROTO_TCP, TCP_NODELAY }, { SOL_SOCKET, SO_KEEPALIVE },
+		{ IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPINTVL },
+		{ IPPROTO_TCP, TCP_KEEPCNT } };
+
+	ck_assert_int_eq(net_addr_literal("127.0.0.1", 0, &a), 0);
+	l = net_listen(&a, err, sizeof err);
+	ck_assert_msg(l >= 0, "%s", err);
+	if (before)
+		net_listener_opts(l, before);
+	net_listener_opts(l, ka);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&ss, &sl), 0);
+	c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&ss, sl), 0);
+	for (int i = 0; i < 100 && (s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0; i++)
+		usleep(10000);
+	ck_assert_int_ge(s, 0);
+	for (int i = 0; i < 5; i++) {
+		socklen_t ol = sizeof out[i];
+		ck_assert_int_eq(getsockopt(s, opts[i][0], opts[i][1], &out[i], &ol), 0);
+	}
+	close(s);
+	close(c);
+	close(l);
+}
+
+/* conn_accept sets neither: the accepted socket must have them. */
+START_TEST(listener_opts_inherited)
+{
+	struct net_keepalive ka = { 37, 11, 4 };
+	int o[5];
+
+	accepted_opts(NULL, &ka, o);
+	ck_assert_int_eq(o[0], 1);
+	ck_assert_int_eq(o[1], 1);
+	ck_assert_int_eq(o[2], 37);
+	ck_assert_int_eq(o[3], 11);
+	ck_assert_int_eq(o[4], 4);
+}
+END_TEST
+
+/* A listener taken over by a generation without keepalive (or by a
+ * client-role tunnel) stops giving it. */
+START_TEST(listener_opts_keepalive_off)
+{
+	struct net_keepalive ka = { 37, 11, 4 }, off = { 0, 1, 1 };
+	int o[5];
+
+	accepted_opts(&ka, &off, o);
+	ck_assert_int_eq(o[0], 1);
+	ck_assert_int_eq(o[1], 0);
+	accepted_opts(&ka, NULL, o);
+	ck_assert_int_eq(o[0], 1);
+	ck_assert_int_eq(o[1], 0);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -259,6 +330,8 @@ static Suite *net_suite(void)
 	tcase_add_test(addr, addr_str_other_family);
 	tcase_add_test(addr, addr_str_small_buffer);
 	tcase_add_test(addr, ip_literal);
+	tcase_add_test(addr, listener_opts_inherited);
+	tcase_add_test(addr, listener_opts_keepalive_off);
 	suite_add_tcase(s, addr);
 	return s;
 }

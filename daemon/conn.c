@@ -136,10 +136,46 @@ static void conn_srec_free_secrets(struct conn *c)
 	}
 }
 
+/* srec behind conn_tls_recv/send, for the movers that read and write
+ * through those (WebSocket): each side borrows a relay buffer from the
+ * worker's pool only while bytes wait in it. */
+struct conn_sio {
+	unsigned char *in;	/* records not yet opened: [raw, raw+rawlen),
+				   plaintext not yet taken: [pt, pt+ptlen) */
+	uint32_t raw, rawlen, pt, ptlen;
+	unsigned char *out;	/* sealed, not yet sent: [ooff, ooff+olen) */
+	uint32_t ooff, olen;
+	uint32_t oplen;		/* the plaintext of the record in out that
+				   the caller will send again (GnuTLS's
+				   contract after EAGAIN), 0: none */
+	unsigned eof:1;		/* close_notify or FIN came */
+};
+
+static void conn_sio_release(struct conn *c, int all)
+{
+	struct conn_sio *io = c->sio;
+
+	if (io->in && (all || (io->rawlen == 0 && io->ptlen == 0))) {
+		worker_buf_put(c->w, io->in);
+		io->in = NULL;
+		io->raw = io->rawlen = io->pt = io->ptlen = 0;
+	}
+	if (io->out && (all || io->olen == 0)) {
+		worker_buf_put(c->w, io->out);
+		io->out = NULL;
+		io->ooff = io->olen = 0;
+	}
+}
+
 /** @brief The record layer's keys and secrets, wiped and freed. */
 static void conn_srec_free(struct conn *c)
 {
 	conn_srec_free_secrets(c);
+	if (c->sio) {
+		conn_sio_release(c, 1);
+		free(c->sio);
+		c->sio = NULL;
+	}
 	if (c->srec) {
 		srec_free(c->srec);
 		free(c->srec);
@@ -155,7 +191,7 @@ static void conn_srec_alert(struct conn *c)
 	gnutls_alert_level_t level;
 	int desc = GNUTLS_A_INTERNAL_ERROR, n;
 
-	if (c->up.len || c->up.notify)
+	if (c->up.len || c->up.notify || (c->sio && c->sio->olen))
 		return;
 	if (c->tls_err == GNUTLS_E_FATAL_ALERT_RECEIVED)
 		return;			/* the peer ended it with its own */
@@ -748,12 +784,18 @@ static void conn_try_srec(struct conn *c)
 
 	if (!c->sec || !c->sess)
 		snprintf(why, sizeof why, "the session's traffic secrets were not seen (TLS 1.2?)");
+	else if (c->ws && !(c->sio = calloc(1, sizeof *c->sio)))
+		snprintf(why, sizeof why, "out of memory");
 	else if (!(r = malloc(sizeof *r)))
 		snprintf(why, sizeof why, "out of memory");
 	else if (srec_from_session(r, c->sess, c->sec, why, sizeof why) < 0)
 		free(r);
 	else
 		c->srec = r;
+	if (!c->srec) {
+		free(c->sio);
+		c->sio = NULL;
+	}
 	if (c->srec)
 		log_debug("tunnel %s: %s: records: ssltunnel's (no GnuTLS session)",
 			  c->t->cfg->name, c->peer);
@@ -790,7 +832,7 @@ void conn_start_relay(struct conn *c)
 		c->mover = hcl_mover(c);
 	else if (c->ws)
 		c->mover = &mover_ws_ops;
-	if (c->mover == &mover_user_ops)
+	if (c->mover == &mover_user_ops || c->mover == &mover_ws_ops)
 		conn_try_srec(c);
 	conn_srec_free_secrets(c);
 	conn_release_session(c);
@@ -949,10 +991,221 @@ void conn_timeout(struct conn *c)
 	}
 }
 
+/** @brief Send what waits in sio's out. 0 (all sent or EAGAIN), -1. */
+static int conn_sio_flush(struct conn *c)
+{
+	struct conn_sio *io = c->sio;
+
+	while (io->olen) {
+		ssize_t n = send(c->tls.fd, io->out + io->ooff, io->olen,
+				 MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n < 0) {
+			snprintf(c->reason, sizeof c->reason,
+				 "sending to TLS peer: %s", strerror(errno));
+			return -1;
+		}
+		io->ooff += n;
+		io->olen -= n;
+	}
+	conn_sio_release(c, 0);
+	return 0;
+}
+
+/** @brief Seal a control record (@alert: close_notify, else our
+ *  KeyUpdate) after what waits in out, and send what can go. */
+static int conn_sio_ctl(struct conn *c, int alert)
+{
+	struct conn_sio *io = c->sio;
+	int n;
+
+	if (!io->out) {
+		if (!(io->out = worker_buf_get(c->w))) {
+			snprintf(c->reason, sizeof c->reason, "out of memory");
+			return -1;
+		}
+		io->ooff = io->olen = 0;
+	}
+	if (io->ooff + io->olen + SREC_CTL_RECORD > MOVER_BUF_SIZE) {
+		memmove(io->out, io->out + io->ooff, io->olen);
+		io->ooff = 0;
+	}
+	n = alert ? srec_alert(c->srec, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY,
+			       io->out + io->ooff + io->olen) :
+		srec_key_update(c->srec, 0, io->out + io->ooff + io->olen);
+	if (n < 0) {
+		snprintf(c->reason, sizeof c->reason, "sealing a TLS record: %s",
+			 gnutls_strerror(n));
+		return -1;
+	}
+	io->olen += n;
+	return conn_sio_flush(c);
+}
+
+static ssize_t conn_srec_recv(struct conn *c, unsigned char *buf, size_t len)
+{
+	struct conn_sio *io = c->sio;
+	ssize_t n;
+
+	for (;;) {
+		if (io->ptlen) {
+			size_t k = len < io->ptlen ? len : io->ptlen;
+			memcpy(buf, io->in + io->pt, k);
+			io->pt += k;
+			io->ptlen -= k;
+			conn_sio_release(c, 0);
+			return (ssize_t)k;
+		}
+		if (io->eof)
+			return 0;
+		while (io->rawlen) {
+			unsigned char *p = io->in + io->raw, type;
+			size_t used, plen;
+			int err, rc = srec_open(c->srec, p, io->rawlen, &used,
+						&type, &plen);
+			if (rc == 0)
+				break;
+			if (rc < 0) {
+				tls_recv_reason(NULL, rc, c->reason, sizeof c->reason);
+				c->tls_err = rc;
+				errno = EPROTO;
+				return -1;
+			}
+			io->raw += used;
+			io->rawlen -= used;
+			if (type == SREC_CT_DATA && plen == 0)
+				continue;
+			if (type == SREC_CT_DATA) {
+				io->pt = (uint32_t)(p + SREC_HDR - io->in);
+				io->ptlen = plen;
+				break;
+			}
+			switch (srec_control(c->srec, type, p + SREC_HDR, plen,
+					     c->sess, timer_now_ms(), &err,
+					     c->reason, sizeof c->reason)) {
+			case SREC_CTL_NONE:
+				conn_release_session(c);	/* a ticket, kept? */
+				break;
+			case SREC_CTL_REPLY:
+				if (conn_sio_ctl(c, 0) < 0) {
+					errno = EPROTO;
+					return -1;
+				}
+				break;
+			case SREC_CTL_CLOSE_NOTIFY:
+				log_debug("tunnel %s: %s: received close_notify",
+					  c->t->cfg->name, c->peer);
+				io->eof = 1;
+				io->rawlen = 0;
+				conn_sio_release(c, 0);
+				return 0;
+			case SREC_CTL_FATAL:
+				c->tls_err = err;
+				errno = EPROTO;
+				return -1;
+			}
+		}
+		if (io->ptlen)
+			continue;
+		if (!io->in) {
+			if (!(io->in = worker_buf_get(c->w))) {
+				snprintf(c->reason, sizeof c->reason, "out of memory");
+				errno = EPROTO;
+				return -1;
+			}
+			io->raw = io->rawlen = io->pt = io->ptlen = 0;
+		}
+		if (io->raw) {
+			memmove(io->in, io->in + io->raw, io->rawlen);
+			io->raw = 0;
+		}
+		n = recv(c->tls.fd, io->in + io->rawlen, MOVER_BUF_SIZE - io->rawlen, 0);
+		if (n > 0) {
+			io->rawlen += n;
+			continue;
+		}
+		if (n == 0) {
+			io->eof = 1;
+			io->rawlen = 0;
+			conn_sio_release(c, 0);
+			return 0;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			conn_sio_release(c, 0);
+			errno = EAGAIN;
+			return -1;
+		}
+		snprintf(c->reason, sizeof c->reason,
+			 "receiving from TLS peer: %s", strerror(errno));
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t conn_srec_send(struct conn *c, const unsigned char *buf,
+			      size_t len)
+{
+	struct conn_sio *io = c->sio;
+	size_t n = len < c->srec->max_plain ? len : c->srec->max_plain;
+	int k, at = 0;
+
+	if (io->olen) {
+		if (conn_sio_flush(c) < 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (io->olen) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (io->oplen) {	/* the call again after EAGAIN */
+			n = io->oplen;
+			io->oplen = 0;
+			return (ssize_t)n;
+		}
+	}
+	if (n == 0)
+		return 0;
+	if (!io->out && !(io->out = worker_buf_get(c->w))) {
+		snprintf(c->reason, sizeof c->reason, "out of memory");
+		errno = EPROTO;
+		return -1;
+	}
+	if (srec_rekey_due(c->srec) &&
+	    (at = srec_key_update(c->srec, 0, io->out)) < 0)
+		goto fail;
+	memcpy(io->out + at + SREC_HDR, buf, n);
+	if ((k = srec_seal(c->srec, SREC_CT_DATA, io->out + at, n)) < 0) {
+		at = k;
+		goto fail;
+	}
+	io->ooff = 0;
+	io->olen = at + k;
+	if (conn_sio_flush(c) < 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (io->olen) {
+		io->oplen = n;
+		errno = EAGAIN;
+		return -1;
+	}
+	return (ssize_t)n;
+fail:
+	snprintf(c->reason, sizeof c->reason, "sealing a TLS record: %s",
+		 gnutls_strerror(at));
+	conn_sio_release(c, 0);
+	errno = EPROTO;
+	return -1;
+}
+
 ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->sio)
+		return conn_srec_recv(c, buf, len);
 	if (!c->ktls) {
 		n = gnutls_record_recv(c->sess, buf, len);
 		if (n >= 0)
@@ -1004,6 +1257,8 @@ ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->sio)
+		return conn_srec_send(c, buf, len);
 	if (c->ktls) {
 		n = send(c->tls.fd, buf, len, MSG_NOSIGNAL);
 		if (n >= 0 || errno == EAGAIN || errno == EINTR) {
@@ -1036,6 +1291,8 @@ void conn_tls_shutdown(struct conn *c)
 
 	if (c->ktls)
 		ktls_send_close_notify(c->tls.fd);
+	else if (c->sio)
+		conn_sio_ctl(c, 1);	/* after what waits, best effort */
 	else if (c->srec) {
 		n = srec_alert(c->srec, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY, rec);
 		if (n > 0)

@@ -74,6 +74,8 @@ struct conn {
 				   keys (srec.h), no gnutls record I/O */
 	struct srec_secrets *sec;	/* handshake done to relay start:
 					   the secrets for srec; NULL */
+	struct conn_sio *sio;	/* srec behind conn_tls_recv/send (the
+				   WebSocket mover); NULL */
 	int user_why;		/* if not: why (enum tunnel_user_why) */
 	int ulp;		/* "tls" ULP attached to the TLS leg */
 	int ws;			/* the TLS leg carries WebSocket frames */

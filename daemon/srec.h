@@ -8,7 +8,8 @@
  * traffic secret (for KeyUpdate, RFC 8446 7.2). That is what the kernel
  * takes on the kTLS path; srec does the same in user space, so the userspace
  * path frees the session too and keeps only this (about 1.6 KiB with the
- * two AEAD contexts).
+ * two AEAD contexts). mover_user.c seals and opens in its relay buffers;
+ * conn.c does it behind conn_tls_recv/send for the WebSocket mover.
  *
  * The record functions are pure (no I/O): the mover reads and writes the
  * sockets and calls them on its buffers, the unit tests and the fuzzer call

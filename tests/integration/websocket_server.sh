@@ -7,7 +7,8 @@
 # destinations under the acl; frame conformance (unmasked, reserved bits
 # and opcodes, oversized control frames, the 126/127 length encodings at
 # their edges), each closed with the right code without disturbing a
-# connection that is open meanwhile.
+# connection that is open meanwhile; pings; TLS 1.3 KeyUpdates asked for
+# by the client (openssl s_client), answered.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 [ -x "$PY" ] && "$PY" -c 'import websockets' 2>/dev/null ||
 	skip "python3-websockets is not installed"
@@ -144,4 +145,33 @@ ms=$((($(date +%s%N) - start) / 1000000))
 [ "$ms" -ge 1500 ] || fail "a silent peer was closed after $ms ms, before its pong was due"
 assert_log_contains "$T/s.log" "tunnel ping: [^ ]+: relay failed after [0-9]+ ms: WebSocket: no pong within 1 s"
 say "ok: pings keep an answering peer, close a silent one"
+
+# 8. TLS 1.3 KeyUpdate on a WebSocket connection (ssltunnel's record
+#    layer behind the WebSocket mover): openssl s_client asks twice for
+#    the server's KeyUpdate ("K"); after each, a masked binary frame
+#    (mask 0) comes back from the echo backend, sealed under the
+#    server's next key, which s_client can only read if the server
+#    answered with its own KeyUpdate and moved to that key.
+ku_ws() {
+	sleep 1
+	printf 'GET /tunnel HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+	for i in 1 2; do
+		sleep 1.5; printf 'K\n'; sleep 1.5
+		printf '\202\211\0\0\0\0after-ku%s' "$i"
+	done
+	sleep 2
+}
+log_mark "$T/s.log"
+ku_ws | timeout 60 openssl s_client -msg -connect "127.0.0.1:$SRV" -tls1_3 \
+	-cert "$PKI/client1.pem" -key "$PKI/client1.key" -CAfile "$PKI/ca.pem" \
+	>"$T/ku.out" 2>&1
+[ "$(grep -c KEYUPDATE "$T/ku.out")" = 2 ] || fail "s_client sent $(grep -c KEYUPDATE "$T/ku.out") KeyUpdates, not 2: $(tail -n 5 "$T/ku.out")"
+[ "$(grep -ac '^<<< .*KeyUpdate' "$T/ku.out")" = 2 ] ||
+	fail "the server answered $(grep -ac '^<<< .*KeyUpdate' "$T/ku.out") of 2 KeyUpdates"
+grep -qa "after-ku1" "$T/ku.out" && grep -qa "after-ku2" "$T/ku.out" ||
+	fail "the echoes after the KeyUpdates did not come back: $(tail -n 8 "$T/ku.out" | tr -d '\000-\011')"
+grep -Eqi "bad.record.mac|decrypt|fatal" "$T/ku.out" && fail "s_client: $(grep -Ei 'bad.record.mac|decrypt|fatal' "$T/ku.out")"
+assert_log_since "$T/s.log" "tunnel ws: [^ ]+: records: ssltunnel's"
+assert_log_lacks "$T/s.log" "relay failed after [0-9]+ ms: (peer sent|a record|sealing|receiving)"
+say "ok: KeyUpdates asked for on a WebSocket connection are answered, the bytes after them intact"
 say "PASS"

@@ -832,7 +832,7 @@ void conn_start_relay(struct conn *c)
 		c->mover = hcl_mover(c);
 	else if (c->ws)
 		c->mover = &mover_ws_ops;
-	if (c->mover == &mover_user_ops || c->mover == &mover_ws_ops)
+	if (!c->ktls && (c->mover == &mover_user_ops || c->mover == &mover_ws_ops))
 		conn_try_srec(c);
 	conn_srec_free_secrets(c);
 	conn_release_session(c);

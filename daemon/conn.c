@@ -1043,6 +1043,45 @@ static int conn_sio_ctl(struct conn *c, int alert)
 	return conn_sio_flush(c);
 }
 
+enum conn_rec conn_srec_next(struct conn *c, unsigned char *p, size_t avail,
+			     size_t *used, size_t *plen,
+			     int (*reply)(struct conn *c))
+{
+	unsigned char type;
+	int err, rc = srec_open(c->srec, p, avail, used, &type, plen);
+
+	if (rc == 0)
+		return CONN_REC_MORE;
+	if (rc < 0) {
+		tls_recv_reason(NULL, rc, c->reason, sizeof c->reason);
+		c->tls_err = rc;
+		return CONN_REC_FAILED;
+	}
+	if (type == SREC_CT_DATA)
+		return CONN_REC_DATA;
+	switch (srec_control(c->srec, type, p + SREC_HDR, *plen, c->sess,
+			     timer_now_ms(), &err, c->reason, sizeof c->reason)) {
+	case SREC_CTL_NONE:
+		conn_release_session(c);	/* a ticket, kept? */
+		return CONN_REC_TAKEN;
+	case SREC_CTL_REPLY:
+		return reply(c) < 0 ? CONN_REC_FAILED : CONN_REC_TAKEN;
+	case SREC_CTL_CLOSE_NOTIFY:
+		log_debug("tunnel %s: %s: received close_notify",
+			  c->t->cfg->name, c->peer);
+		return CONN_REC_END;
+	case SREC_CTL_FATAL:
+		break;
+	}
+	c->tls_err = err;
+	return CONN_REC_FAILED;
+}
+
+static int conn_sio_reply(struct conn *c)
+{
+	return conn_sio_ctl(c, 0);
+}
+
 static ssize_t conn_srec_recv(struct conn *c, unsigned char *buf, size_t len)
 {
 	struct conn_sio *io = c->sio;
@@ -1060,50 +1099,28 @@ static ssize_t conn_srec_recv(struct conn *c, unsigned char *buf, size_t len)
 		if (io->eof)
 			return 0;
 		while (io->rawlen) {
-			unsigned char *p = io->in + io->raw, type;
+			unsigned char *p = io->in + io->raw;
 			size_t used, plen;
-			int err, rc = srec_open(c->srec, p, io->rawlen, &used,
-						&type, &plen);
-			if (rc == 0)
+			enum conn_rec k = conn_srec_next(c, p, io->rawlen, &used,
+							 &plen, conn_sio_reply);
+			if (k == CONN_REC_MORE)
 				break;
-			if (rc < 0) {
-				tls_recv_reason(NULL, rc, c->reason, sizeof c->reason);
-				c->tls_err = rc;
+			if (k == CONN_REC_FAILED) {
 				errno = EPROTO;
 				return -1;
 			}
 			io->raw += used;
 			io->rawlen -= used;
-			if (type == SREC_CT_DATA && plen == 0)
-				continue;
-			if (type == SREC_CT_DATA) {
-				io->pt = (uint32_t)(p + SREC_HDR - io->in);
-				io->ptlen = plen;
-				break;
-			}
-			switch (srec_control(c->srec, type, p + SREC_HDR, plen,
-					     c->sess, timer_now_ms(), &err,
-					     c->reason, sizeof c->reason)) {
-			case SREC_CTL_NONE:
-				conn_release_session(c);	/* a ticket, kept? */
-				break;
-			case SREC_CTL_REPLY:
-				if (conn_sio_ctl(c, 0) < 0) {
-					errno = EPROTO;
-					return -1;
-				}
-				break;
-			case SREC_CTL_CLOSE_NOTIFY:
-				log_debug("tunnel %s: %s: received close_notify",
-					  c->t->cfg->name, c->peer);
+			if (k == CONN_REC_END) {
 				io->eof = 1;
 				io->rawlen = 0;
 				conn_sio_release(c, 0);
 				return 0;
-			case SREC_CTL_FATAL:
-				c->tls_err = err;
-				errno = EPROTO;
-				return -1;
+			}
+			if (k == CONN_REC_DATA && plen) {
+				io->pt = (uint32_t)(p + SREC_HDR - io->in);
+				io->ptlen = plen;
+				break;
 			}
 		}
 		if (io->ptlen)
@@ -1286,18 +1303,13 @@ ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len)
 
 void conn_tls_shutdown(struct conn *c)
 {
-	unsigned char rec[SREC_CTL_RECORD];
-	int n;
-
+	/* The userspace mover seals its own close_notify (srec without
+	 * sio); a session it still holds for a ticket has stale records. */
 	if (c->ktls)
 		ktls_send_close_notify(c->tls.fd);
 	else if (c->sio)
 		conn_sio_ctl(c, 1);	/* after what waits, best effort */
-	else if (c->srec) {
-		n = srec_alert(c->srec, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY, rec);
-		if (n > 0)
-			(void)!send(c->tls.fd, rec, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} else if (c->sess)
+	else if (c->sess && !c->srec)
 		gnutls_bye(c->sess, GNUTLS_SHUT_WR);
 	conn_tls_fin(c);
 }

@@ -164,6 +164,24 @@ ssize_t conn_tls_recv(struct conn *c, void *buf, size_t len);
 ssize_t conn_tls_send(struct conn *c, const void *buf, size_t len);
 /** @brief End the TLS leg's sending side: close_notify, then FIN. */
 void conn_tls_shutdown(struct conn *c);
+
+/* ssltunnel's record layer (srec.h) on the userspace path: what the
+ * record at the head of a mover's buffer was. */
+enum conn_rec {
+	CONN_REC_MORE,		/* not a whole record yet */
+	CONN_REC_DATA,		/* application data: *plen bytes at p + 5 */
+	CONN_REC_TAKEN,		/* a control record, dealt with */
+	CONN_REC_END,		/* close_notify (logged) */
+	CONN_REC_FAILED,	/* c->reason, c->tls_err (the alert) */
+};
+/** @brief Open the record at @p (@avail bytes there) in place; *@used
+ *  bytes are its (all but CONN_REC_MORE). A NewSessionTicket goes to the
+ *  session waiting for it (then freed), a KeyUpdate that asks for ours is
+ *  answered by @reply, which queues it behind what the sending side holds
+ *  (0, or -1 with c->reason). */
+enum conn_rec conn_srec_next(struct conn *c, unsigned char *p, size_t avail,
+			     size_t *used, size_t *plen,
+			     int (*reply)(struct conn *c));
 /* The PROXY protocol (conn_pp.c). */
 
 /** @brief proxy_protocol = "accept": check the load balancer, then read

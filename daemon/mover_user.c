@@ -21,7 +21,6 @@
 #include "log.h"
 #include "mover.h"
 #include "srec.h"
-#include "timer.h"
 #include "worker.h"
 
 /* Bytes one direction may move per call before it yields to the other
@@ -419,44 +418,25 @@ static int srec_reply(struct conn *c)
 static enum dir_step srec_down_open(struct conn *c, struct mover_dir *d)
 {
 	while (d->rawlen) {
-		unsigned char *p = d->buf + d->raw, type;
+		unsigned char *p = d->buf + d->raw;
 		size_t used, plen;
-		int rc = srec_open(c->srec, p, d->rawlen, &used, &type, &plen);
-		int err;
+		enum conn_rec k = conn_srec_next(c, p, d->rawlen, &used, &plen,
+						 srec_reply);
 
-		if (rc == 0)
+		if (k == CONN_REC_MORE)
 			break;
-		if (rc < 0) {
-			tls_recv_reason(NULL, rc, c->reason, sizeof c->reason);
-			c->tls_err = rc;
+		if (k == CONN_REC_FAILED)
 			return DIR_FAILED;
-		}
 		d->raw += used;
 		d->rawlen -= used;
-		if (type == SREC_CT_DATA) {
-			memmove(d->buf + d->len, p + SREC_HDR, plen);
-			d->len += plen;
-			continue;
-		}
-		switch (srec_control(c->srec, type, p + SREC_HDR, plen, c->sess,
-				     timer_now_ms(), &err, c->reason,
-				     sizeof c->reason)) {
-		case SREC_CTL_NONE:
-			conn_release_session(c);	/* a ticket, kept? */
-			break;
-		case SREC_CTL_REPLY:
-			if (srec_reply(c) < 0)
-				return DIR_FAILED;
-			break;
-		case SREC_CTL_CLOSE_NOTIFY:
-			log_debug("tunnel %s: %s: received close_notify",
-				  c->t->cfg->name, c->peer);
+		if (k == CONN_REC_END) {
 			d->eof = 1;
 			d->raw = d->rawlen = 0;	/* nothing counts after it */
 			return DIR_MOVED;
-		case SREC_CTL_FATAL:
-			c->tls_err = err;
-			return DIR_FAILED;
+		}
+		if (k == CONN_REC_DATA) {
+			memmove(d->buf + d->len, p + SREC_HDR, plen);
+			d->len += plen;
 		}
 	}
 	return DIR_MOVED;

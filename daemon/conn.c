@@ -144,7 +144,7 @@ struct conn_sio {
 				   plaintext not yet taken: [pt, pt+ptlen) */
 	uint32_t raw, rawlen, pt, ptlen;
 	unsigned char *out;	/* sealed, not yet sent: [ooff, ooff+olen) */
-	uint32_t ooff, olen;
+	size_t ooff, olen;
 	uint32_t oplen;		/* the plaintext of the record in out that
 				   the caller will send again (GnuTLS's
 				   contract after EAGAIN), 0: none */
@@ -1027,19 +1027,13 @@ static int conn_sio_ctl(struct conn *c, int alert)
 		}
 		io->ooff = io->olen = 0;
 	}
-	if (io->ooff + io->olen + SREC_CTL_RECORD > MOVER_BUF_SIZE) {
-		memmove(io->out, io->out + io->ooff, io->olen);
-		io->ooff = 0;
-	}
-	n = alert ? srec_alert(c->srec, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY,
-			       io->out + io->ooff + io->olen) :
-		srec_key_update(c->srec, 0, io->out + io->ooff + io->olen);
+	n = srec_append(c->srec, alert, io->out, MOVER_BUF_SIZE, &io->ooff,
+			&io->olen);
 	if (n < 0) {
 		snprintf(c->reason, sizeof c->reason, "sealing a TLS record: %s",
 			 gnutls_strerror(n));
 		return -1;
 	}
-	io->olen += n;
 	return conn_sio_flush(c);
 }
 

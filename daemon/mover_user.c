@@ -233,22 +233,14 @@ static enum dir_step mover_down(struct conn *c, down_fill_fn fill)
  * free for a KeyUpdate the other direction may have to add. */
 
 /** @brief Seal our KeyUpdate after what the up buffer holds. */
-static int srec_queue_key_update(struct conn *c, struct mover_dir *d, int req)
+static int srec_queue_key_update(struct conn *c, struct mover_dir *d)
 {
-	int n;
+	int n = srec_append(c->srec, 0, d->buf, MOVER_BUF_SIZE, &d->off, &d->len);
 
-	if (d->off + d->len + SREC_CTL_RECORD > MOVER_BUF_SIZE) {
-		memmove(d->buf, d->buf + d->off, d->len);
-		d->off = 0;
-	}
-	n = srec_key_update(c->srec, req, d->buf + d->off + d->len);
-	if (n < 0) {
+	if (n < 0)
 		snprintf(c->reason, sizeof c->reason, "sealing a KeyUpdate: %s",
 			 gnutls_strerror(n));
-		return -1;
-	}
-	d->len += n;
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 /** @brief Read plaintext into records' places and seal them. */
@@ -264,7 +256,7 @@ static enum dir_step srec_up_fill(struct conn *c, struct mover_dir *d,
 
 	d->off = 0;
 	if (d->ku_owed || srec_rekey_due(r)) {
-		if (srec_queue_key_update(c, d, 0) < 0)
+		if (srec_queue_key_update(c, d) < 0)
 			return DIR_FAILED;
 		d->ku_owed = 0;
 		at = d->len;
@@ -395,7 +387,7 @@ static int srec_reply(struct conn *c)
 		u->ku_owed = 1;		/* no room: srec_up_fill seals it */
 		return 0;
 	}
-	if (srec_queue_key_update(c, u, 0) < 0)
+	if (srec_queue_key_update(c, u) < 0)
 		return -1;
 	n = send(c->tls.fd, u->buf + u->off, u->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n > 0) {

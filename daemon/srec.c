@@ -465,6 +465,25 @@ int srec_alert(struct srec *r, int level, int desc, unsigned char *rec)
 	return srec_seal(r, SREC_CT_ALERT, rec, 2);
 }
 
+int srec_append(struct srec *r, int alert, unsigned char *buf, size_t cap,
+		size_t *off, size_t *len)
+{
+	unsigned char *at;
+	int n;
+
+	if (*off + *len + SREC_CTL_RECORD > cap) {
+		memmove(buf, buf + *off, *len);
+		*off = 0;
+	}
+	at = buf + *off + *len;
+	n = alert ? srec_alert(r, GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY, at) :
+		srec_key_update(r, 0, at);
+	if (n < 0)
+		return n;
+	*len += (size_t)n;
+	return 0;
+}
+
 int srec_rekey_due(const struct srec *r)
 {
 	return r->wr.seq >= SREC_REKEY_RECORDS;

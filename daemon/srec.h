@@ -150,6 +150,14 @@ int srec_key_update(struct srec *r, int request, unsigned char *rec);
  *  SREC_CTL_RECORD). Returns the record's length, or a negative error. */
 int srec_alert(struct srec *r, int level, int desc, unsigned char *rec);
 
+/** @brief Seal a control record after the @len bytes at @buf + *@off
+ *  that wait to be sent (moved to the front first if fewer than
+ *  SREC_CTL_RECORD bytes of @cap are left behind them): our close_notify
+ *  (@alert), else our KeyUpdate (not asking for the peer's). 0, or a
+ *  negative GnuTLS error. */
+int srec_append(struct srec *r, int alert, unsigned char *buf, size_t cap,
+		size_t *off, size_t *len);
+
 /** @brief 1 when our write key has sealed SREC_REKEY_RECORDS records:
  *  srec_key_update(r, 0, ...) before the next one. */
 int srec_rekey_due(const struct srec *r);

@@ -303,32 +303,32 @@ END_TEST
 START_TEST(init_refuses)
 {
 	struct srec_secrets sec = fixed_secrets(32), half = sec, none = sec;
+	const struct {
+		gnutls_cipher_algorithm_t cipher;
+		gnutls_mac_algorithm_t mac;
+		const struct srec_secrets *sec;
+		int server;
+		const char *what;
+	} cases[] = {
+		{ GNUTLS_CIPHER_AES_128_CBC, GNUTLS_MAC_SHA256, &sec, 1, "AES-128-CBC" },
+		{ GNUTLS_CIPHER_AES_128_CCM, GNUTLS_MAC_SHA256, &sec, 1, "AES-128-CCM" },
+		{ GNUTLS_CIPHER_AES_128_GCM, GNUTLS_MAC_SHA256, &half, 1, "half the secrets" },
+		{ GNUTLS_CIPHER_AES_128_GCM, GNUTLS_MAC_SHA256, &none, 0, "no secrets" },
+		/* a SHA-256 secret with a SHA-384 suite */
+		{ GNUTLS_CIPHER_AES_256_GCM, GNUTLS_MAC_SHA384, &sec, 0, "a 32-byte SHA-384 secret" },
+	};
 	struct srec r;
 	char why[WHY];
 
 	half.have = 1;
 	none.have = 0;
-	why[0] = '\0';
-	ck_assert_int_eq(srec_init(&r, GNUTLS_CIPHER_AES_128_CBC, GNUTLS_MAC_SHA256,
-				   &sec, 1, 0, 0, why, sizeof why), -1);
-	ck_assert_msg(why[0], "no reason for refusing AES-128-CBC");
-	why[0] = '\0';
-	ck_assert_int_eq(srec_init(&r, GNUTLS_CIPHER_AES_128_CCM, GNUTLS_MAC_SHA256,
-				   &sec, 1, 0, 0, why, sizeof why), -1);
-	ck_assert_msg(why[0], "no reason for refusing AES-128-CCM");
-	why[0] = '\0';
-	ck_assert_int_eq(srec_init(&r, GNUTLS_CIPHER_AES_128_GCM, GNUTLS_MAC_SHA256,
-				   &half, 1, 0, 0, why, sizeof why), -1);
-	ck_assert_msg(why[0], "no reason for refusing half the secrets");
-	why[0] = '\0';
-	ck_assert_int_eq(srec_init(&r, GNUTLS_CIPHER_AES_128_GCM, GNUTLS_MAC_SHA256,
-				   &none, 0, 0, 0, why, sizeof why), -1);
-	ck_assert_msg(why[0], "no reason for refusing no secrets");
-	/* a SHA-256 secret with a SHA-384 suite */
-	why[0] = '\0';
-	ck_assert_int_eq(srec_init(&r, GNUTLS_CIPHER_AES_256_GCM, GNUTLS_MAC_SHA384,
-				   &sec, 0, 0, 0, why, sizeof why), -1);
-	ck_assert_msg(why[0], "no reason for refusing a 32-byte SHA-384 secret");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		why[0] = '\0';
+		ck_assert_int_eq(srec_init(&r, cases[i].cipher, cases[i].mac,
+					   cases[i].sec, cases[i].server, 0, 0, why,
+					   sizeof why), -1);
+		ck_assert_msg(why[0], "no reason for refusing %s", cases[i].what);
+	}
 }
 END_TEST
 

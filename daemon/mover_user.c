@@ -170,6 +170,36 @@ static enum dir_step mover_down_fill(struct conn *c, struct mover_dir *d)
 	return DIR_MOVED;
 }
 
+/** @brief Write what @d holds, as it is, to the TLS leg (@tls) or the
+ *  plain one; the buffer goes back to the pool once empty. DIR_MOVED
+ *  (*@sent bytes), DIR_BLOCKED (d->wait set) or DIR_FAILED. */
+static enum dir_step mover_dir_send(struct conn *c, struct mover_dir *d,
+				    int tls, size_t *sent)
+{
+	ssize_t n = send(tls ? c->tls.fd : c->plain.fd, d->buf + d->off,
+			 d->len, MSG_NOSIGNAL);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		d->wait = EPOLLOUT;
+		d->wait_tls = tls;
+		return DIR_BLOCKED;
+	}
+	if (n < 0) {
+		snprintf(c->reason, sizeof c->reason, "%s: %s",
+			 tls ? "sending to TLS peer" : "writing plain side",
+			 strerror(errno));
+		return DIR_FAILED;
+	}
+	d->off += n;
+	d->len -= n;
+	if (d->len == 0) {
+		d->off = 0;
+		mover_dir_release(c->w, d);
+	}
+	*sent = (size_t)n;
+	return DIR_MOVED;
+}
+
 typedef enum dir_step (*down_fill_fn)(struct conn *c, struct mover_dir *d);
 
 /** @brief TLS -> plain: receive records (@fill: GnuTLS's or srec's),
@@ -177,32 +207,17 @@ typedef enum dir_step (*down_fill_fn)(struct conn *c, struct mover_dir *d);
 static enum dir_step mover_down(struct conn *c, down_fill_fn fill)
 {
 	struct mover_dir *d = &c->down;
-	size_t moved = 0;
-	ssize_t n;
+	size_t moved = 0, n;
 	enum dir_step st;
 
 	while (!d->shut) {
 		if (d->len) {
-			n = send(c->plain.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				d->wait = EPOLLOUT;
-				d->wait_tls = 0;
-				return DIR_BLOCKED;
-			}
-			if (n < 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "writing plain side: %s", strerror(errno));
-				return DIR_FAILED;
-			}
-			d->off += n;
-			d->len -= n;
+			st = mover_dir_send(c, d, 0, &n);
+			if (st != DIR_MOVED)
+				return st;
 			c->t->stats->bytes_down += n;
 			c->bytes_down += n;
 			moved += n;
-			if (d->len == 0) {
-				d->off = 0;
-				mover_dir_release(c->w, d);
-			}
 			continue;
 		}
 		if (d->eof) {
@@ -311,29 +326,14 @@ static enum dir_step srec_up_fill(struct conn *c, struct mover_dir *d,
 static enum dir_step srec_up(struct conn *c)
 {
 	struct mover_dir *d = &c->up;
-	size_t moved = 0;
+	size_t moved = 0, n;
 	enum dir_step st;
-	ssize_t n;
 
 	while (!d->shut) {
 		if (d->len) {
-			n = send(c->tls.fd, d->buf + d->off, d->len, MSG_NOSIGNAL);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				d->wait = EPOLLOUT;
-				d->wait_tls = 1;
-				return DIR_BLOCKED;
-			}
-			if (n < 0) {
-				snprintf(c->reason, sizeof c->reason,
-					 "sending to TLS peer: %s", strerror(errno));
-				return DIR_FAILED;
-			}
-			d->off += n;
-			d->len -= n;
-			if (d->len == 0) {
-				d->off = 0;
-				mover_dir_release(c->w, d);
-			}
+			st = mover_dir_send(c, d, 1, &n);
+			if (st != DIR_MOVED)
+				return st;
 			continue;
 		}
 		if (d->notify) {
